@@ -15,8 +15,13 @@
 //   durable and visible to reads.
 // - Reads use short read transactions (never held across requests) so freed pages can
 //   be reused and the reader table never fills up.
+// - Every record carries a format version byte and a CRC32C over its position and
+//   contents; a record that fails the check is reported as ReadStatus::Corrupt (with its
+//   position in the message) and never returned.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,12 +87,23 @@ enum class AppendStatus : std::uint8_t {
     ShuttingDown,          // the store is closing and did not take the request
 };
 
+// Why an append was InvalidRequest (maps onto the API's error codes).
+enum class InvalidReason : std::uint8_t {
+    None,
+    InvalidStream,     // empty, > 255 bytes or control characters -> invalid_stream
+    InvalidEvent,      // no events, bad id / type, field too large -> invalid_event
+    DuplicateEventId,  // the same id twice in one request           -> invalid_event
+    PartialDuplicate,  // some ids already stored, some new          -> partial_duplicate
+    IdInOtherStream,   // an id is already stored in another stream  -> invalid_event
+};
+
 struct AppendResult {
     AppendStatus status = AppendStatus::Ok;
-    std::uint64_t first_position = 0;  // of the events of this request (Ok)
+    InvalidReason invalid_reason = InvalidReason::None;  // only for InvalidRequest
+    std::uint64_t first_position = 0;                    // of the events of this request (Ok)
     std::uint64_t last_position = 0;
-    // Version of the stream's last event after the append (Ok) or now (conflict);
-    // nullopt when the stream has no events.
+    // Version of the stream's last event after the append (Ok), or now (conflict, and
+    // deduplicated retries); nullopt when the stream has no events.
     std::optional<std::uint64_t> current_version;
     bool deduplicated = false;  // every event id was already stored: positions are originals
     std::string message;        // human-readable reason when status != Ok
@@ -104,25 +120,54 @@ struct ReadResult {
 };
 
 struct StoreOptions {
-    std::string directory;                                   // created if missing
-    std::uint64_t initial_map_bytes = 64ull << 20;           // LMDB map size at open
-    std::uint64_t max_map_bytes = 1ull << 40;                // growth stops here -> StorageFull
-    bool durable = true;                                     // false: no fsync (tests/bench only)
-    std::size_t max_batch_events = 8192;                     // per group commit
-    std::size_t max_batch_bytes = 16ull << 20;               // per group commit
+    std::string directory;                          // created if missing
+    std::uint64_t initial_map_bytes = 64ull << 20;  // LMDB map size at open
+    std::uint64_t max_map_bytes = 1ull << 40;       // growth stops here -> StorageFull
+    bool durable = true;                            // false: no fsync (tests/bench only)
+    std::size_t max_batch_events = 8192;            // per group commit (soft: >= 1 request)
+    std::size_t max_batch_bytes = 16ull << 20;      // per group commit (soft: >= 1 request)
+    unsigned max_readers = 1024;                    // LMDB reader slots (concurrent reads)
+};
+
+// Snapshot of a histogram with power-of-two buckets. buckets[i] (i < kBuckets - 1) counts
+// samples v with upper_bound(i - 1) < v <= upper_bound(i) = 2^i (bucket 0: v <= 1); the
+// last bucket counts everything larger (+Inf). Counts are NOT cumulative; Prometheus'
+// `le` buckets are the running sums.
+struct Histogram {
+    static constexpr std::size_t kBuckets = 32;
+    std::array<std::uint64_t, kBuckets> buckets{};
+    std::uint64_t count = 0;
+    std::uint64_t sum = 0;
+
+    static constexpr std::uint64_t upper_bound(std::size_t i) { return 1ull << i; }
+    static constexpr bool is_overflow(std::size_t i) { return i + 1 == kBuckets; }
 };
 
 struct StoreStats {
-    std::uint64_t appends = 0;          // requests completed Ok
-    std::uint64_t events = 0;           // events written
-    std::uint64_t bytes = 0;            // payload bytes written
-    std::uint64_t commits = 0;          // durable commits (fsyncs)
-    std::uint64_t head_position = 0;    // last durable global position
-    std::uint64_t map_bytes = 0;        // current LMDB map size
+    std::uint64_t appends = 0;           // requests completed Ok (including deduplicated)
+    std::uint64_t events = 0;            // events written
+    std::uint64_t bytes = 0;             // payload bytes written (data + metadata)
+    std::uint64_t commits = 0;           // commits that wrote events (fsyncs when durable)
+    std::uint64_t head_position = 0;     // last durable global position
+    std::uint64_t map_bytes = 0;         // current LMDB map size
+    std::uint64_t map_used_bytes = 0;    // pages in use at the last commit
+    std::uint64_t map_grows = 0;         // times the map was enlarged
+    std::uint64_t map_full_retries = 0;  // batches retried after MDB_MAP_FULL (growth was late)
+    std::uint64_t deduplicated = 0;      // Ok appends answered from the idempotency index
+    std::uint64_t wrong_expected_version = 0;
+    std::uint64_t invalid_requests = 0;
+    std::uint64_t storage_full = 0;
+    std::uint64_t io_errors = 0;
+    std::uint64_t shutting_down = 0;
+    std::uint64_t queued_requests = 0;  // appends waiting for the committer right now
+    bool durable = true;
+    Histogram batch_events;       // events written per commit
+    Histogram commit_latency_us;  // write transaction begin -> durable commit, microseconds
+    Histogram append_latency_us;  // append() -> completion, microseconds (all statuses)
 };
 
 class EventStore {
-public:
+  public:
     using AppendCallback = std::function<void(AppendResult)>;
     // Called on the committer thread after each durable commit with the new head.
     using CommitListener = std::function<void(std::uint64_t head_position)>;
@@ -132,17 +177,28 @@ public:
     // Opens (or creates) the store. On failure returns nullptr and sets `error`.
     static std::unique_ptr<EventStore> open(const StoreOptions& options, std::string& error);
 
-    // Thread-safe. `done` is called exactly once, on the committer thread.
+    // Thread-safe. `done` is called exactly once, on the committer thread -- except after
+    // close() has begun, when it is called at once on the caller's thread with
+    // ShuttingDown.
     virtual void append(AppendRequest request, AppendCallback done) = 0;
 
     // Thread-safe; each read uses its own short read transaction.
+    // Forwards: versions from_version, from_version + 1, ...; Backwards: from_version,
+    // from_version - 1, ..., 0 (a from_version past the end starts at the last event, so
+    // UINT64_MAX means "from the end"). An unknown stream gives Ok with no events.
     virtual ReadResult read_stream(const std::string& stream, std::uint64_t from_version,
                                    Direction direction, std::size_t limit) const = 0;
+    // Same rules by global position (forwards from 0 starts at 1).
     virtual ReadResult read_all(std::uint64_t from_position, Direction direction,
                                 std::size_t limit) const = 0;
     // Events with from_us <= timestamp_us < to_us, ordered by (timestamp, position).
     virtual ReadResult read_time_range(std::int64_t from_us, std::int64_t to_us,
                                        std::size_t limit) const = 0;
+    // Continues a time-range read: events with (timestamp_us, position) strictly after
+    // (after_us, after_position) and timestamp_us < to_us, in the same order. The API's
+    // `after=` cursor is the (timestamp_us, position) of the last event returned.
+    virtual ReadResult read_time_range_after(std::int64_t after_us, std::uint64_t after_position,
+                                             std::int64_t to_us, std::size_t limit) const = 0;
     // Version of the stream's last event, or nullopt if the stream has no events.
     virtual std::optional<std::uint64_t> stream_version(const std::string& stream) const = 0;
 
@@ -156,7 +212,8 @@ public:
 
     // Stops taking appends (later ones complete with ShuttingDown), commits everything
     // already queued durably, completes it, and joins the committer. Idempotent; the
-    // destructor calls it.
+    // destructor calls it. Called from a completion or listener it only stops intake (the
+    // committer cannot join itself); the destructor must then run on another thread.
     virtual void close() = 0;
 };
 
