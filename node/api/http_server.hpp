@@ -1,0 +1,59 @@
+// The HTTP server: one listening port, N io threads, every endpoint of docs/API.md.
+// Usable in-process (tests start it on port 0 and ask for the bound port).
+//
+// Lifetime rules (the store's append completions post back into the server's io
+// context, so the order matters):
+//   server.begin_shutdown();          // readyz -> 503, stop accepting, refuse new appends
+//   server.wait_for_appends(grace);   // in-flight appends get their replies
+//   server.stop();                    // close subscribers and connections, join threads
+//   store->close();                   // no completion can arrive after this
+//   (destroy server, then store)
+// stop() and the destructor do the first three steps themselves if they were skipped.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace annal::storage {
+class EventStore;
+}
+
+namespace annal::api {
+
+struct ServerOptions {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 0;  // 0: pick a free port (see HttpServer::port())
+    unsigned io_threads = 2;
+    std::uint64_t max_body_bytes = 4ull << 20;
+    std::size_t max_read_limit = 4096;
+    std::size_t subscriber_buffer_events = 1024;
+    std::chrono::seconds idle_timeout{120};      // keep-alive connection with no request
+    std::chrono::seconds heartbeat_interval{5};  // NDJSON subscriptions
+};
+
+class HttpServer {
+  public:
+    HttpServer(storage::EventStore& store, ServerOptions options);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Binds, listens and starts the io threads; the server is ready (/readyz 200) when
+    // this returns true. On failure returns false and sets `error`.
+    bool start(std::string& error);
+    std::uint16_t port() const;
+
+    void begin_shutdown();
+    // Waits until no append is between "submitted to the store" and "reply written", or
+    // until `grace` has passed. Returns true if none is left.
+    bool wait_for_appends(std::chrono::milliseconds grace);
+    void stop();
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace annal::api
