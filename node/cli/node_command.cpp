@@ -1,0 +1,75 @@
+#include "cli/node_command.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "api/node_runner.hpp"
+#include "cli/exit_code.hpp"
+
+namespace annal::cli {
+
+namespace {
+
+template <typename T>
+void add_config_flag(CLI::App& command, api::NodeConfig& flag_values,
+                     std::vector<std::function<void(api::NodeConfig&)>>& overrides,
+                     const std::string& name, T api::NodeConfig::*field, const std::string& help,
+                     bool is_size = false) {
+    auto* option = command.add_option(name, flag_values.*field, help)->capture_default_str();
+    if (is_size) {
+        // Accepts 4MiB, 1GiB, 512KiB, or plain bytes.
+        option->transform(CLI::AsSizeValue(false));
+    }
+    overrides.push_back([option, field, &flag_values](api::NodeConfig& config) {
+        if (option->count() > 0) {
+            config.*field = flag_values.*field;
+        }
+    });
+}
+
+}  // namespace
+
+NodeCommand::NodeCommand(CLI::App& parent) {
+    command_ = parent.add_subcommand("node", "Run an Annal node (until SIGTERM/SIGINT)");
+    auto& c = *command_;
+    c.add_option("--config", config_file_, "YAML file with node settings (flags override it)")
+        ->check(CLI::ExistingFile);
+    auto& v = flag_values_;
+    auto& o = overrides_;
+    add_config_flag(c, v, o, "--data-dir", &api::NodeConfig::data_dir, "Data directory");
+    add_config_flag(c, v, o, "--listen-address", &api::NodeConfig::listen_address,
+                    "Address to listen on");
+    add_config_flag(c, v, o, "--listen-port", &api::NodeConfig::listen_port, "Port to listen on");
+    add_config_flag(c, v, o, "--io-threads", &api::NodeConfig::io_threads, "HTTP worker threads");
+    add_config_flag(c, v, o, "--max-body-bytes", &api::NodeConfig::max_body_bytes,
+                    "Larger request bodies get 413", true);
+    add_config_flag(c, v, o, "--max-map-bytes", &api::NodeConfig::max_map_bytes,
+                    "Storage stops growing here (then appends get 507)", true);
+    add_config_flag(c, v, o, "--initial-map-bytes", &api::NodeConfig::initial_map_bytes,
+                    "Initial LMDB map size", true);
+    add_config_flag(c, v, o, "--fsync", &api::NodeConfig::fsync,
+                    "Make every acknowledged append durable (false only for throwaway runs)");
+    add_config_flag(c, v, o, "--max-read-limit", &api::NodeConfig::max_read_limit,
+                    "Most events one read returns");
+    add_config_flag(c, v, o, "--subscriber-buffer-events",
+                    &api::NodeConfig::subscriber_buffer_events,
+                    "Events buffered per live subscriber before it falls back to catch-up");
+    add_config_flag(c, v, o, "--shutdown-grace-ms", &api::NodeConfig::shutdown_grace_ms,
+                    "How long in-flight requests may take on shutdown");
+}
+
+int NodeCommand::run() const {
+    api::NodeConfig config;
+    if (!config_file_.empty()) {
+        std::string error;
+        if (!api::load_node_config(config_file_, config, error)) {
+            return report_usage_error("node: " + error);
+        }
+    }
+    for (const auto& apply : overrides_) {
+        apply(config);
+    }
+    return api::run_node(config);
+}
+
+}  // namespace annal::cli
