@@ -35,6 +35,9 @@ RUN apt-get update \
 # .dockerignore keeps build directories and caches out of the context. Few steps after
 # this one: with buildah's vfs driver every committed step copies the whole tree.
 COPY . /src
+# The build name for `annal --version`, computed on the host by build-image.sh (a git
+# worktree's .git is only a pointer that is useless inside the container).
+ARG ANNAL_GIT_DESCRIBE=""
 # Every product part (ANNAL_PARTS), no tests (BUILD_TESTING=OFF). The cache mount keeps
 # ccache's store between builds (it is not part of any layer).
 # Release at -O2, not CMake's default -O3: GCC 12 at -O3 reports false -Wrestrict
@@ -45,7 +48,7 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
  && cmake -S /src -B /build -G Ninja \
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
       -DBUILD_TESTING=OFF -DANNAL_PARTS="raft;storage;client;api;cli;operator" \
-      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DANNAL_GIT_DESCRIBE="${ANNAL_GIT_DESCRIBE}" \
  && cmake --build /build -j"$(nproc)" --target annal annal-operator \
  && strip --strip-unneeded /build/bin/annal /build/bin/annal-operator \
  && install -D -m 0755 -t /out /build/bin/annal /build/bin/annal-operator \

@@ -18,5 +18,6 @@ started=$(date +%s)
 timeout --kill-after=30 "${ANNAL_IMAGE_BUILD_TIMEOUT:-3000}" \
   buildah "${ANNAL_BUILDAH_FLAGS[@]}" build --isolation chroot --layers --force-rm \
   --build-arg BASE_IMAGE="$ANNAL_BASE_IMAGE" \
+  --build-arg ANNAL_GIT_DESCRIBE="$(git -C "$repo" describe --always --dirty --tags 2>/dev/null || true)" \
   -f "$repo/Dockerfile" -t "$tag" "$repo"
 echo "build-image: built $tag in $(($(date +%s) - started)) s" >&2
