@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include "fake_api.hpp"
+#include "kube/base64.hpp"
+#include "op/certificate_authority.hpp"
 #include "op/conditions.hpp"
 #include "op/controller.hpp"
 #include "op/reconciler.hpp"
@@ -194,4 +196,112 @@ TEST_CASE("owned objects map back to their AnnalCluster") {
           "n/c");
     CHECK(op::owner_key({{"kind", "Pod"}, {"metadata", {{"name", "x"}, {"namespace", "n"}}}})
               .empty());
+}
+
+namespace {
+
+const std::string kCaSecret = "/api/v1/namespaces/ns/secrets/demo-ca";
+const std::string kTlsSecret = "/api/v1/namespaces/ns/secrets/demo-tls";
+
+std::string secret_pem(const json& secret, const char* key) {
+    return kube::base64_decode(secret["data"][key].get<std::string>()).value_or("");
+}
+
+std::vector<std::string> tls_names(const json& secret) {
+    std::string error;
+    auto info = op::inspect_certificate(secret_pem(secret, "tls.crt"), error);
+    REQUIRE_MESSAGE(info, error);
+    return info->dns_names;
+}
+
+bool names(const std::vector<std::string>& all, const std::string& name) {
+    return std::find(all.begin(), all.end(), name) != all.end();
+}
+
+}  // namespace
+
+TEST_CASE("tls OperatorGenerated: CA and node certificate Secrets, mounted and kept current") {
+    Fixture f;
+    auto now = op::Clock::now();
+    f.reconciler.set_clock([&now] { return now; });
+    f.create_cluster({{"replicas", 3}, {"image", "a"}, {"tls", {{"mode", "OperatorGenerated"}}}});
+    REQUIRE(f.reconcile().ok);
+    CHECK(f.condition("Degraded")["status"] == "False");
+    const std::string uid = f.api->object(kCr)["metadata"]["uid"];
+    const json ca = f.api->object(kCaSecret);
+    const json tls = f.api->object(kTlsSecret);
+    REQUIRE(ca.is_object());
+    REQUIRE(tls.is_object());
+    CHECK(ca["metadata"]["ownerReferences"][0]["uid"] == uid);
+    CHECK(tls["metadata"]["ownerReferences"][0]["uid"] == uid);
+    CHECK(tls["type"] == "kubernetes.io/tls");
+    std::string error;
+    CHECK_MESSAGE(
+        op::verify_certificate(secret_pem(tls, "tls.crt"), secret_pem(ca, "ca.crt"), now, error),
+        error);
+    CHECK(secret_pem(tls, "ca.crt") == secret_pem(ca, "ca.crt"));
+    CHECK(names(tls_names(tls), "demo-2.demo-peers.ns.svc"));
+    CHECK_FALSE(names(tls_names(tls), "demo-3.demo-peers.ns.svc"));
+    const json pod = f.api->object(kSts)["spec"]["template"];
+    CHECK(pod["spec"]["volumes"][1]["secret"]["secretName"] == "demo-tls");
+    const auto revision = pod["metadata"]["annotations"]["annal.dev/tls-revision"];
+    CHECK_FALSE(revision.get<std::string>().empty());
+    auto issued = [&f] {
+        const auto r = f.event_reasons();
+        return std::count(r.begin(), r.end(), "IssuedCertificate");
+    };
+    CHECK(issued() == 1);
+
+    SUBCASE("nothing changes while nothing needs to") {
+        now += std::chrono::hours(24 * 300);
+        f.reconcile();
+        CHECK(f.api->object(kTlsSecret)["metadata"]["resourceVersion"] ==
+              tls["metadata"]["resourceVersion"]);
+        CHECK(issued() == 1);
+    }
+    SUBCASE("scaling up re-issues with the new members' names, under the same CA") {
+        f.patch_spec({{"replicas", 5}});
+        REQUIRE(f.reconcile().ok);
+        const json reissued = f.api->object(kTlsSecret);
+        CHECK(names(tls_names(reissued), "demo-4.demo-peers.ns.svc"));
+        CHECK(f.api->object(kCaSecret)["data"] == ca["data"]);
+        CHECK(op::verify_certificate(secret_pem(reissued, "tls.crt"), secret_pem(ca, "ca.crt"), now,
+                                     error));
+        CHECK(f.api->object(
+                  kSts)["spec"]["template"]["metadata"]["annotations"]["annal.dev/tls-revision"] !=
+              revision);
+        CHECK(issued() == 2);
+        // Back down: the certificate still names every member, so it stays.
+        f.patch_spec({{"replicas", 3}});
+        f.reconcile();
+        CHECK(f.api->object(kTlsSecret)["data"] == reissued["data"]);
+    }
+    SUBCASE("less than 30 days left re-issues; the CA stays") {
+        now += std::chrono::hours(24 * 340);
+        f.reconcile();
+        CHECK(f.api->object(kTlsSecret)["data"]["tls.crt"] != tls["data"]["tls.crt"]);
+        CHECK(f.api->object(kCaSecret)["data"] == ca["data"]);
+        CHECK(issued() == 2);
+    }
+    SUBCASE("a lost CA Secret means a new CA and a node certificate signed by it") {
+        f.api->send({"DELETE", kCaSecret, "", ""});
+        f.reconcile();
+        const json new_ca = f.api->object(kCaSecret);
+        REQUIRE(new_ca.is_object());
+        CHECK(new_ca["data"] != ca["data"]);
+        CHECK(op::verify_certificate(secret_pem(f.api->object(kTlsSecret), "tls.crt"),
+                                     secret_pem(new_ca, "ca.crt"), now, error));
+    }
+}
+
+TEST_CASE("tls OperatorGenerated: a Secret of someone else is not overwritten") {
+    Fixture f;
+    f.create_cluster({{"replicas", 3}, {"image", "a"}, {"tls", {{"mode", "OperatorGenerated"}}}});
+    f.api->put_object(kTlsSecret, {{"metadata", {{"name", "demo-tls"}, {"namespace", "ns"}}},
+                                   {"data", {{"tls.crt", "eA=="}}}});
+    auto r = f.reconcile();
+    CHECK_FALSE(r.ok);
+    CHECK(f.condition("Degraded")["reason"] == "CertificateFailed");
+    CHECK(f.api->object(kTlsSecret)["data"]["tls.crt"] == "eA==");
+    CHECK_FALSE(f.api->has(kSts));
 }

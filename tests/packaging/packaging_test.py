@@ -608,6 +608,7 @@ def cluster_manifest(ns, name):
             "metadata": {"name": name, "namespace": ns},
             "spec": {"replicas": 3, "image": "annal:0.1.0",
                      "storage": {"size": "1Gi", "onScaleDown": "Delete", "onDelete": "Delete"},
+                     "tls": {"mode": "OperatorGenerated"},
                      "config": {"io_threads": 2}}}
 
 
@@ -630,7 +631,8 @@ def lifecycle(kube, run, ns, name, timeout):
         if not cr["metadata"].get("finalizers"):  # onDelete: Delete needs the operator's
             return False
         for kind, obj in [("statefulset", name), ("service", name), ("service", f"{name}-peers"),
-                          ("configmap", f"{name}-config"), ("pdb", name)]:
+                          ("configmap", f"{name}-config"), ("pdb", name),
+                          ("secret", f"{name}-ca"), ("secret", f"{name}-tls")]:
             if kube.get(kind, obj, ns) is None:
                 return False
         events = kube.kubectl("get", "events", "-n", ns, "--field-selector",

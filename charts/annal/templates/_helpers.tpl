@@ -63,9 +63,10 @@ minimal against a real API server.
   resources: [annalclusters/finalizers]
   verbs: [update]
 # Owned objects: server-side apply (patch; create when absent), informers (list,
-# watch), the ownership check before applying (get).
+# watch), the ownership check before applying (get). Secrets: the cluster CA and node
+# certificate of tls.mode OperatorGenerated.
 - apiGroups: [""]
-  resources: [configmaps, services]
+  resources: [configmaps, services, secrets]
   verbs: [get, list, watch, create, patch]
 - apiGroups: [apps]
   resources: [statefulsets]

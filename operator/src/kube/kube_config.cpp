@@ -6,34 +6,10 @@
 #include <fstream>
 #include <sstream>
 
-#include <openssl/evp.h>
+#include "kube/base64.hpp"
 
 namespace annal::kube {
 namespace {
-
-std::optional<std::string> base64_decode(const std::string& in) {
-    std::string compact;
-    for (char c : in) {
-        if (c != '\n' && c != '\r' && c != ' ')
-            compact.push_back(c);
-    }
-    if (compact.size() % 4 != 0)
-        return std::nullopt;
-    std::string out(compact.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(compact.data()),
-                                  static_cast<int>(compact.size()));
-    if (n < 0)
-        return std::nullopt;
-    std::size_t len = static_cast<std::size_t>(n);
-    // EVP_DecodeBlock counts the padding as zero bytes; drop them.
-    if (!compact.empty() && compact.back() == '=')
-        --len;
-    if (compact.size() > 1 && compact[compact.size() - 2] == '=')
-        --len;
-    out.resize(len);
-    return out;
-}
 
 std::string resolve(const std::string& path, const std::string& base_dir) {
     if (path.empty() || path.front() == '/' || base_dir.empty())

@@ -15,6 +15,9 @@ Resource services() {
 Resource config_maps() {
     return {"v1", "ConfigMap", "configmaps", true};
 }
+Resource secrets() {
+    return {"v1", "Secret", "secrets", true};
+}
 Resource pods() {
     return {"v1", "Pod", "pods", true};
 }

@@ -19,6 +19,7 @@ Resource annal_clusters();
 Resource stateful_sets();
 Resource services();
 Resource config_maps();
+Resource secrets();
 Resource pods();
 Resource persistent_volume_claims();
 Resource events();

@@ -113,7 +113,7 @@ void Controller::run(std::stop_token stop) {
     informers.push_back(std::make_unique<kube::Informer>(
         client_, options_for(kube::resources::annal_clusters(), {}), on_cluster));
     for (auto r : {kube::resources::stateful_sets(), kube::resources::services(),
-                   kube::resources::config_maps(),
+                   kube::resources::config_maps(), kube::resources::secrets(),
                    kube::resources::pod_disruption_budgets(options_.pdb_api_version)}) {
         informers.push_back(
             std::make_unique<kube::Informer>(client_, options_for(r, owned), enqueue_owner));

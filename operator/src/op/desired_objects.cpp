@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "op/cluster_certificates.hpp"
+
 namespace annal::op {
 namespace {
 
@@ -166,7 +168,7 @@ json config_map(const ClusterSpec& c) {
         {"data", {{"annal.yaml", node_config_yaml(c)}, {"cluster.yaml", cluster_peers_yaml(c)}}}};
 }
 
-json stateful_set(const ClusterSpec& c) {
+json stateful_set(const ClusterSpec& c, const std::string& tls_revision) {
     json container = {
         {"name", "annal"},
         {"image", c.image},
@@ -194,13 +196,18 @@ json stateful_set(const ClusterSpec& c) {
     if (!c.resources.empty())
         container["resources"] = c.resources;
     json volumes = {{{"name", "config"}, {"configMap", {{"name", config_map_name(c)}}}}};
-    if (c.tls_mode == TlsMode::Secret) {
+    if (c.tls_mode != TlsMode::Disabled) {
         // Not under /etc/annal: a ConfigMap volume cannot host a nested mount point.
         container["volumeMounts"].push_back(
-            {{"name", "tls"}, {"mountPath", "/etc/annal-tls"}, {"readOnly", true}});
-        volumes.push_back({{"name", "tls"}, {"secret", {{"secretName", c.tls_secret}}}});
+            {{"name", "tls"}, {"mountPath", kTlsMountPath}, {"readOnly", true}});
+        const std::string secret =
+            c.tls_mode == TlsMode::Secret ? c.tls_secret : tls_secret_name(c);
+        volumes.push_back({{"name", "tls"}, {"secret", {{"secretName", secret}}}});
     }
     json pod_labels = common_labels(c);
+    json pod_annotations = {{kConfigHashAnnotation, std::to_string(config_hash(c))}};
+    if (!tls_revision.empty())
+        pod_annotations[kTlsRevisionAnnotation] = tls_revision;
     json pod_spec = {{"terminationGracePeriodSeconds", termination_grace_seconds(c)},
                      {"containers", json::array({container})},
                      {"volumes", volumes}};
@@ -232,9 +239,7 @@ json stateful_set(const ClusterSpec& c) {
               {"updateStrategy", {{"type", "RollingUpdate"}}},
               {"selector", {{"matchLabels", selector_labels(c)}}},
               {"template",
-               {{"metadata",
-                 {{"labels", pod_labels},
-                  {"annotations", {{kConfigHashAnnotation, std::to_string(config_hash(c))}}}}},
+               {{"metadata", {{"labels", pod_labels}, {"annotations", pod_annotations}}},
                 {"spec", pod_spec}}},
               {"volumeClaimTemplates",
                {{{"metadata", {{"name", kDataVolume}, {"labels", selector_labels(c)}}},

@@ -47,7 +47,9 @@ std::uint64_t config_hash(const ClusterSpec& c);
 nlohmann::json headless_service(const ClusterSpec& c);
 nlohmann::json client_service(const ClusterSpec& c);
 nlohmann::json config_map(const ClusterSpec& c);
-nlohmann::json stateful_set(const ClusterSpec& c);
+// `tls_revision` (tls.mode OperatorGenerated) changes with the node certificate, so the pods
+// restart onto a re-issued one.
+nlohmann::json stateful_set(const ClusterSpec& c, const std::string& tls_revision = {});
 nlohmann::json pod_disruption_budget(const ClusterSpec& c, const std::string& api_version);
 
 // Name of the PVC of ordinal `ordinal` (StatefulSet naming: TEMPLATE-STS-ORDINAL), and

@@ -19,7 +19,17 @@ nlohmann::json& global_fields() {
     return fields;
 }
 
+Sink& sink() {
+    static Sink s;
+    return s;
+}
+
 }  // namespace
+
+void set_sink(Sink new_sink) {
+    std::lock_guard lock(log_mutex());
+    sink() = std::move(new_sink);
+}
 
 void set_global_field(const std::string& key, const nlohmann::json& value) {
     std::lock_guard lock(log_mutex());
@@ -39,6 +49,10 @@ void write(const char* level, const std::string& message, const nlohmann::json& 
     }
     // Replace invalid UTF-8 (e.g. from a server error body) instead of throwing.
     const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (sink()) {
+        sink()(text);
+        return;
+    }
     std::fprintf(stderr, "%s\n", text.c_str());
     std::fflush(stderr);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kube/time_format.hpp"
+#include "op/cluster_certificates.hpp"
 #include "op/conditions.hpp"
 #include "op/desired_objects.hpp"
 #include "op/logger.hpp"
@@ -154,6 +155,69 @@ bool Reconciler::delete_removed_volumes(const json& cr, const ClusterSpec& c, st
     return waiting;
 }
 
+bool Reconciler::ensure_certificates(const json& cr, const ClusterSpec& c, std::string& revision,
+                                     std::string& error) {
+    const auto now = clock_();
+    auto read_owned = [&](const std::string& name, json& out) {
+        kube::Result got = client_.get(res::secrets(), c.ns, name);
+        if (!got.ok() && !got.not_found()) {
+            error = "reading Secret " + name + ": " + got.message();
+            return false;
+        }
+        // Never take over (or overwrite) a Secret someone else created under our name.
+        if (got.ok() && !owned_by(got.body, c.uid)) {
+            error = "Secret " + name + " exists and is not owned by this AnnalCluster";
+            return false;
+        }
+        out = got.ok() ? got.body : json();
+        return true;
+    };
+    json ca_object;
+    if (!read_owned(ca_secret_name(c), ca_object))
+        return false;
+    std::optional<PemKeyPair> ca = ca_from_secret(ca_object);
+    const CaVerdict ca_verdict = check_ca(ca, now);
+    if (ca_verdict != CaVerdict::Valid) {
+        ca = create_certificate_authority(ca_common_name(c), now, kCaValidity, error);
+        if (!ca)
+            return false;
+        Applied applied = apply_owned(cr, c, res::secrets(), ca_secret(c, *ca));
+        if (!applied.ok) {
+            error = applied.error;
+            return false;
+        }
+        events_.record(cr, "Normal", "CreatedCertificateAuthority",
+                       "Created the cluster CA in Secret " + ca_secret_name(c) +
+                           " (previous CA: " + to_string(ca_verdict) + ")");
+    }
+    json node_object;
+    if (!read_owned(tls_secret_name(c), node_object))
+        return false;
+    const NodeCertificateVerdict verdict = check_node_certificate(c, node_object, *ca, now);
+    if (verdict != NodeCertificateVerdict::Valid) {
+        auto issued = issue_certificate(*ca, node_certificate_request(c, now), error);
+        if (!issued)
+            return false;
+        Applied applied =
+            apply_owned(cr, c, res::secrets(), tls_secret(c, *issued, ca->certificate));
+        if (!applied.ok) {
+            error = applied.error;
+            return false;
+        }
+        node_object = applied.object;
+        events_.record(cr, "Normal", "IssuedCertificate",
+                       "Issued the node certificate in Secret " + tls_secret_name(c) + " for " +
+                           std::to_string(c.replicas) +
+                           " members (previous certificate: " + to_string(verdict) + ")");
+        log::info("issued node certificate", {{"namespace", c.ns},
+                                              {"name", c.name},
+                                              {"reason", to_string(verdict)},
+                                              {"replicas", c.replicas}});
+    }
+    revision = tls_revision(node_object);
+    return true;
+}
+
 ReconcileResult Reconciler::handle_deletion(const json& cr, const ClusterSpec& c) {
     const bool has_finalizer =
         std::find(c.finalizers.begin(), c.finalizers.end(), kVolumeFinalizer) != c.finalizers.end();
@@ -266,19 +330,23 @@ ReconcileResult Reconciler::reconcile(const std::string& ns, const std::string& 
             observed.stateful_set = sts.body;
         return finish(cr, c, observed, 0ms);
     }
-    if (c.tls_mode == TlsMode::OperatorGenerated) {
-        observed.reconcile_error =
-            "spec.tls.mode OperatorGenerated is not implemented yet; use Secret or Disabled";
-        observed.reconcile_error_reason = "TlsModeUnsupported";
-        kube::Result sts = client_.get(res::stateful_sets(), c.ns, stateful_set_name(c));
-        if (sts.ok())
-            observed.stateful_set = sts.body;
-        ReconcileResult r = finish(cr, c, observed, 0ms);
-        r.ok = true;
-        return r;
-    }
     if (!ensure_finalizer(c, c.on_delete == VolumePolicy::Delete)) {
         return {false, "cannot update the finalizer", 0ms};
+    }
+
+    std::string tls_revision;
+    if (c.tls_mode == TlsMode::OperatorGenerated) {
+        step("Certificates");
+        std::string error;
+        if (!ensure_certificates(cr, c, tls_revision, error)) {
+            events_.record(cr, "Warning", "CertificateFailed", error);
+            observed.reconcile_error = error;
+            observed.reconcile_error_reason = "CertificateFailed";
+            kube::Result sts = client_.get(res::stateful_sets(), c.ns, stateful_set_name(c));
+            if (sts.ok())
+                observed.stateful_set = sts.body;
+            return finish(cr, c, observed, 0ms);
+        }
     }
 
     struct Step {
@@ -289,7 +357,7 @@ ReconcileResult Reconciler::reconcile(const std::string& ns, const std::string& 
         {res::config_maps(), config_map(c)},
         {res::services(), headless_service(c)},
         {res::services(), client_service(c)},
-        {res::stateful_sets(), stateful_set(c)},
+        {res::stateful_sets(), stateful_set(c, tls_revision)},
         {res::pod_disruption_budgets(pdb_api_version_), pod_disruption_budget(c, pdb_api_version_)},
     };
     for (const auto& s : steps) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kube/client.hpp"
+#include "op/certificate_authority.hpp"
 #include "op/cluster_spec.hpp"
 #include "op/cluster_status.hpp"
 #include "op/event_recorder.hpp"
@@ -27,6 +28,9 @@ class Reconciler {
 
     ReconcileResult reconcile(const std::string& ns, const std::string& name);
 
+    // Test hook: the time certificates are checked and issued at.
+    void set_clock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
+
     // Test hook: called between applying owned objects (to kill the process mid-way).
     void set_step_hook(std::function<void(const std::string& step)> hook) {
         step_hook_ = std::move(hook);
@@ -44,6 +48,10 @@ class Reconciler {
                            std::chrono::milliseconds requeue_after);
     ReconcileResult handle_deletion(const nlohmann::json& cr, const ClusterSpec& c);
     bool ensure_finalizer(const ClusterSpec& c, bool wanted);
+    // tls.mode OperatorGenerated: keeps the CA and the node certificate Secrets current;
+    // `revision` identifies the node certificate for the pod template.
+    bool ensure_certificates(const nlohmann::json& cr, const ClusterSpec& c, std::string& revision,
+                             std::string& error);
     // Deletes PVCs of ordinals >= replicas whose pods are gone; true if some still wait.
     bool delete_removed_volumes(const nlohmann::json& cr, const ClusterSpec& c, std::string& error);
     void step(const std::string& name) {
@@ -56,6 +64,7 @@ class Reconciler {
     MembershipSource& membership_;
     std::string pdb_api_version_;
     std::function<void(const std::string&)> step_hook_;
+    std::function<Clock::time_point()> clock_ = [] { return Clock::now(); };
 };
 
 }  // namespace annal::op

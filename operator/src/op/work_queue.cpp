@@ -82,7 +82,10 @@ std::optional<std::string> WorkQueue::get() {
         if (delayed_.empty()) {
             cv_.wait(lock);
         } else {
-            cv_.wait_until(lock, delayed_.begin()->first);
+            // A copy: wait_until reads its deadline after releasing the lock, when another
+            // worker may already have erased the map entry (found by ASan).
+            const Clock::time_point deadline = delayed_.begin()->first;
+            cv_.wait_until(lock, deadline);
         }
     }
     std::string key = queue_.front();

@@ -8,6 +8,7 @@ Each CASE runs in its own namespace with its own operator process(es), so cases 
 see each other. Exit code 77 means SKIP (the control-plane binaries are not prepared).
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -359,6 +361,82 @@ def case_leader(env):
     expect(lease_holder(env, ns) == "", "lease released on SIGTERM")
 
 
+def secret_pem(secret, key):
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def cert_dns_names(pem):
+    """The DNS subjectAltNames, as the openssl command line prints them."""
+    r = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem,
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise Failure(f"openssl x509: {r.stderr.strip()}")
+    # "X509v3 Subject Alternative Name: \n    DNS:a, DNS:b, IP Address:127.0.0.1"
+    entries = r.stdout.split("\n", 1)[1].split(",") if "\n" in r.stdout else []
+    return {e.strip()[4:] for e in entries if e.strip().startswith("DNS:")}
+
+
+def openssl_verify(cert_pem, ca_pem, purpose):
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in (("ca.pem", ca_pem), ("cert.pem", cert_pem)):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        r = subprocess.run(["openssl", "verify", "-purpose", purpose, "-CAfile",
+                            os.path.join(d, "ca.pem"), os.path.join(d, "cert.pem")],
+                           capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 0, f"openssl verify -purpose {purpose}: {r.stdout}{r.stderr}")
+
+
+def case_tls(env):
+    ns = new_namespace(env, "tls")
+    env.start_operator(ns, "op")
+    env.kubectl("apply", "-n", ns, "-f", "-",
+                input=cluster_yaml("t", 3, "  tls:\n    mode: OperatorGenerated\n"))
+    cr = wait_ready(env, ns, "t", 3)
+    expect(condition(cr, "Degraded")["status"] == "False", f"Degraded: {cr['status']}")
+    uid = cr["metadata"]["uid"]
+    for name in ("t-ca", "t-tls"):
+        secret = env.get("secret", name, ns)
+        expect(secret is not None, f"Secret {name} missing")
+        refs = secret["metadata"].get("ownerReferences", [])
+        expect(len(refs) == 1 and refs[0]["uid"] == uid and refs[0]["controller"],
+               f"Secret {name}: bad ownerReferences {refs}")
+    ca = env.get("secret", "t-ca", ns)
+    tls = env.get("secret", "t-tls", ns)
+    expect(tls["type"] == "kubernetes.io/tls" and
+           sorted(tls["data"]) == ["ca.crt", "tls.crt", "tls.key"], f"t-tls: {tls['type']}")
+    ca_pem = secret_pem(ca, "ca.crt")
+    expect(secret_pem(tls, "ca.crt") == ca_pem, "t-tls ca.crt is the cluster CA")
+    for purpose in ("sslserver", "sslclient"):
+        openssl_verify(secret_pem(tls, "tls.crt"), ca_pem, purpose)
+    names = cert_dns_names(secret_pem(tls, "tls.crt"))
+    peers = {f"t-{i}.t-peers.{ns}.svc" for i in range(5)}
+    expect({f"t-{i}.t-peers.{ns}.svc" for i in range(3)} <= names and
+           f"t-3.t-peers.{ns}.svc" not in names and f"t.{ns}.svc" in names, f"SANs: {names}")
+    pod = env.get("statefulset", "t", ns)["spec"]["template"]["spec"]
+    volume = [v for v in pod["volumes"] if v["name"] == "tls"]
+    mount = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "tls"]
+    expect(volume and volume[0]["secret"]["secretName"] == "t-tls", f"volumes: {pod['volumes']}")
+    expect(mount and mount[0]["mountPath"] == "/etc/annal-tls", f"mounts: {mount}")
+
+    env.kubectl("scale", "-n", ns, "annal/t", "--replicas=5")
+    wait_for("the node certificate re-issued for 5 members",
+             lambda: peers <= cert_dns_names(secret_pem(env.get("secret", "t-tls", ns),
+                                                        "tls.crt")))
+    expect(env.get("secret", "t-ca", ns)["data"] == ca["data"], "the CA must not change")
+    reissued = env.get("secret", "t-tls", ns)
+    openssl_verify(secret_pem(reissued, "tls.crt"), ca_pem, "sslserver")
+    wait_ready(env, ns, "t", 5)
+    events = json.loads(env.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    issued = [e for e in events if e["reason"] == "IssuedCertificate"]
+    expect(sum(e.get("count", 1) for e in issued) == 2, f"IssuedCertificate events: {issued}")
+
+    env.kubectl("delete", "-n", ns, "annal", "t", "--wait=false")
+    wait_for("Secrets garbage-collected",
+             lambda: env.get("secret", "t-ca", ns) is None and
+             env.get("secret", "t-tls", ns) is None, 90)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -366,7 +444,8 @@ def free_port():
 
 
 CASES = {"objects": case_objects, "validation": case_validation, "scale": case_scale,
-         "delete": case_delete, "pause": case_pause, "crash": case_crash, "leader": case_leader}
+         "delete": case_delete, "pause": case_pause, "crash": case_crash, "leader": case_leader,
+         "tls": case_tls}
 
 
 def main():
