@@ -11,7 +11,7 @@ root=$PWD
 # Test environments that need more than packages (the Kubernetes API server for the
 # operator tests) prepare themselves here; they cache outside the checkout.
 for prepare in "$root"/tests/*/prepare.sh; do
-  [[ -x "$prepare" ]] && "$prepare"
+  if [[ -x "$prepare" ]]; then "$prepare"; fi
 done
 
 build=${ANNAL_BUILD_DIR:-build}
