@@ -40,7 +40,8 @@ class MemoryStorage final : public Storage {
   private:
     HardState hard_state_;
     std::shared_ptr<const Snapshot> snapshot_;
-    // entries_[0] is a placeholder for the entry before first_index() (its index and term).
+    // entries_[0] is a sentinel holding the index and term of the entry just before
+    // first_index() (the last compacted one), so term(first_index() - 1) needs no special case.
     std::vector<Entry> entries_;
 };
 
