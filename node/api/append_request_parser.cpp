@@ -93,7 +93,7 @@ std::optional<ApiError> parse_event(const json& source, std::size_t index, std::
         }
         event.id = std::move(*id);
     } else {
-        event.id = generate_uuid_v4();
+        event.id = generate_uuid_v7(static_cast<std::uint64_t>(now / 1000));
     }
 
     const auto type = source.find("type");

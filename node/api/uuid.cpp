@@ -68,17 +68,9 @@ std::optional<std::string> parse_uuid(std::string_view text) {
     return out;
 }
 
-std::string generate_uuid_v4() {
-    thread_local Xoshiro256 generator;
-    std::array<std::uint8_t, 16> bytes{};
-    const std::uint64_t high = generator.next();
-    const std::uint64_t low = generator.next();
-    for (int i = 0; i < 8; ++i) {
-        bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(high >> (56 - 8 * i));
-        bytes[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(low >> (56 - 8 * i));
-    }
-    bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
-    bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+namespace {
+
+std::string format_uuid(const std::array<std::uint8_t, 16>& bytes) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
     out.reserve(36);
@@ -90,6 +82,37 @@ std::string generate_uuid_v4() {
         out.push_back(kHex[bytes[i] & 0x0f]);
     }
     return out;
+}
+
+void store_big_endian(std::array<std::uint8_t, 16>& bytes, std::size_t offset,
+                      std::uint64_t value) {
+    for (std::size_t i = 0; i < 8; ++i) {
+        bytes[offset + i] = static_cast<std::uint8_t>(value >> (56 - 8 * i));
+    }
+}
+
+}  // namespace
+
+std::string generate_uuid_v4() {
+    thread_local Xoshiro256 generator;
+    std::array<std::uint8_t, 16> bytes{};
+    store_big_endian(bytes, 0, generator.next());
+    store_big_endian(bytes, 8, generator.next());
+    bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
+    bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+    return format_uuid(bytes);
+}
+
+std::string generate_uuid_v7(std::uint64_t unix_ms) {
+    thread_local Xoshiro256 generator;
+    std::array<std::uint8_t, 16> bytes{};
+    // 48-bit big-endian millisecond timestamp first, so ids generated close in time sort
+    // close together; the rest is random.
+    store_big_endian(bytes, 0, (unix_ms << 16) | (generator.next() & 0xffff));
+    store_big_endian(bytes, 8, generator.next());
+    bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x70);  // version 7
+    bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 9562 variant
+    return format_uuid(bytes);
 }
 
 }  // namespace annal::api

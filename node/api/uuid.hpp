@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,5 +15,12 @@ std::optional<std::string> parse_uuid(std::string_view text);
 // A random (version 4, RFC 4122 variant) UUID. Thread-safe: each thread has its own
 // generator seeded from std::random_device, so generation never takes a lock.
 std::string generate_uuid_v4();
+
+// A time-ordered (version 7, RFC 9562) UUID for the given Unix time in milliseconds: the
+// ids the server assigns. Because consecutive ids share their leading timestamp bytes,
+// the idempotency index inserts them next to each other (one B-tree leaf per commit)
+// instead of into a random leaf per event, which with v4 ids was most of the pages each
+// group commit had to write and fsync.
+std::string generate_uuid_v7(std::uint64_t unix_ms);
 
 }  // namespace annal::api

@@ -43,8 +43,9 @@ BenchmarkReport run_benchmark(const client::Endpoint& endpoint, const BenchmarkO
     const unsigned clients = std::max(1u, options.clients);
     const std::size_t batch = std::max<std::size_t>(1, options.batch);
     // The data is a JSON string whose encoding is exactly event_size bytes.
-    const std::string data_json =
-        "\"" + std::string(options.event_size > 2 ? options.event_size - 2 : 0, 'x') + "\"";
+    std::string data_json(std::max<std::size_t>(options.event_size, 2), 'x');
+    data_json.front() = '"';
+    data_json.back() = '"';
     const std::string run_id = std::to_string(std::random_device{}() % 1000000);
 
     std::vector<ClientTally> tallies(clients);

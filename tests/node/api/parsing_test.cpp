@@ -54,6 +54,24 @@ TEST_CASE("UUIDs are parsed case-insensitively and generated as random v4") {
     CHECK(seen.size() == 1000);
 }
 
+TEST_CASE("server-assigned ids are v7 UUIDs that sort by their millisecond") {
+    // 2026-11-27T13:00:00.123Z = 1795784400123 ms = 0x01a2_1d17_5cfb.
+    const std::string id = generate_uuid_v7(1795784400123ull);
+    REQUIRE(parse_uuid(id).value() == id);
+    CHECK(id.substr(0, 13) == "01a21d17-5cfb");
+    CHECK(id[14] == '7');
+    CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+    std::set<std::string> seen;
+    std::string previous = generate_uuid_v7(1000);
+    for (std::uint64_t ms = 1001; ms < 2001; ++ms) {
+        const std::string next = generate_uuid_v7(ms);
+        CHECK(previous < next);  // text order is time order across milliseconds
+        seen.insert(next);
+        previous = next;
+    }
+    CHECK(seen.size() == 1000);
+}
+
 TEST_CASE("RFC 3339 timestamps convert to and from microseconds") {
     CHECK(parse_rfc3339_us("1970-01-01T00:00:00Z").value() == 0);
     CHECK(parse_rfc3339_us("1970-01-01T00:00:01.5Z").value() == 1'500'000);
