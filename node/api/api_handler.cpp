@@ -122,6 +122,29 @@ std::size_t estimated_size(const std::vector<storage::StoredEvent>& events) {
     return size;
 }
 
+constexpr std::string_view kAdminPrefix = "/admin/";
+
+// `consistency=stale` skips the read barrier; anything else but `linearizable` is a 400.
+// Returns whether the read must wait for the barrier.
+bool wants_barrier(std::string_view query, ApiError& error, bool& bad) {
+    bad = false;
+    std::string bad_name;
+    const auto params = QueryParams::parse(query, bad_name);
+    if (!params) {
+        return false;  // the read itself reports the malformed escape
+    }
+    const auto value = params->get("consistency");
+    if (!value || *value == "linearizable") {
+        return true;
+    }
+    if (*value == "stale") {
+        return false;
+    }
+    bad = true;
+    error = invalid_parameter("consistency", "must be 'linearizable' (default) or 'stale'");
+    return false;
+}
+
 Reply method_not_allowed(std::string_view allow) {
     Reply reply = ApiHandler::error_reply(
         ApiError{405, "method_not_allowed", "use " + std::string(allow), false, std::nullopt});
@@ -168,8 +191,8 @@ bool decode_time_cursor(std::string_view text, std::int64_t& timestamp_us,
 }
 
 ApiHandler::ApiHandler(storage::EventStore& store, ApiLimits limits, Metrics& metrics,
-                       const ServerFlags& flags)
-    : store_(store), limits_(limits), metrics_(metrics), flags_(flags) {}
+                       const ServerFlags& flags, ClusterAdmin* cluster)
+    : store_(store), limits_(limits), metrics_(metrics), flags_(flags), cluster_(cluster) {}
 
 Reply ApiHandler::error_reply(const ApiError& error) {
     Reply reply;
@@ -178,11 +201,30 @@ Reply ApiHandler::error_reply(const ApiError& error) {
     return reply;
 }
 
-Routed ApiHandler::route(std::string_view method, std::string_view target,
-                         std::string_view body) const {
+Routed ApiHandler::route(std::string_view method, std::string_view target, std::string_view body,
+                         bool barrier_passed) const {
     const Target parts = split_target(target);
     const std::string_view path = parts.path;
     const bool is_get = method == "GET";
+
+    if (path.substr(0, kAdminPrefix.size()) == kAdminPrefix) {
+        return admin(method, path, parts.query, body);
+    }
+    const bool is_read =
+        is_get && (path.substr(0, kStreamsPrefix.size()) == kStreamsPrefix || path == "/v1/all" ||
+                   path == "/v1/time" || path == "/v1/subscribe");
+    if (is_read) {
+        ApiError error;
+        bool bad = false;
+        const bool barrier = wants_barrier(parts.query, error, bad);
+        if (bad) {
+            return error_reply(error);
+        }
+        // A standalone store sees its own commits at once: no barrier to wait for.
+        if (barrier && cluster_ != nullptr && !barrier_passed) {
+            return BarrierJob{};
+        }
+    }
 
     if (path.substr(0, kStreamsPrefix.size()) == kStreamsPrefix) {
         const std::string_view encoded = path.substr(kStreamsPrefix.size());
@@ -238,18 +280,9 @@ Routed ApiHandler::route(std::string_view method, std::string_view target,
             case 0:
                 return text_reply(200, "ok");
             case 1:
-                if (flags_.ready.load(std::memory_order_acquire) &&
-                    !flags_.shutting_down.load(std::memory_order_acquire)) {
-                    return text_reply(200, "ready");
-                }
-                return text_reply(503, flags_.shutting_down.load(std::memory_order_acquire)
-                                           ? "shutting down"
-                                           : "starting");
-            case 2: {
-                Reply reply = text_reply(200, metrics_.render(store_.stats()));
-                reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                return reply;
-            }
+                return readiness();
+            case 2:
+                return metrics();
             case 3:
                 return status();
             case 4:
@@ -264,7 +297,118 @@ Routed ApiHandler::route(std::string_view method, std::string_view target,
         ApiError{404, "not_found", "no route for " + std::string(path), false, std::nullopt});
 }
 
-Reply ApiHandler::append_reply(const storage::AppendResult& result, std::string_view stream) {
+Reply ApiHandler::readiness() const {
+    if (flags_.shutting_down.load(std::memory_order_acquire)) {
+        return text_reply(503, "shutting down");
+    }
+    if (!flags_.ready.load(std::memory_order_acquire)) {
+        return text_reply(503, "starting");
+    }
+    if (cluster_ == nullptr) {
+        return text_reply(200, "ready");
+    }
+    const ClusterStatus status = cluster_->status();
+    if (status.leader == 0) {
+        return text_reply(503, "no leader");
+    }
+    if (!caught_up_.load(std::memory_order_acquire)) {
+        // The first commit index seen with a known leader is what "caught up" means.
+        std::uint64_t expected = 0;
+        ready_commit_target_.compare_exchange_strong(
+            expected, status.commit_index == 0 ? 1 : status.commit_index,
+            std::memory_order_acq_rel);
+        if (status.applied_index < ready_commit_target_.load(std::memory_order_acquire) &&
+            status.commit_index != 0) {
+            return text_reply(503, "catching up");
+        }
+        caught_up_.store(true, std::memory_order_release);
+    }
+    return text_reply(200, "ready");
+}
+
+Reply ApiHandler::metrics() const {
+    std::string text = metrics_.render(store_.stats());
+    if (cluster_ != nullptr) {
+        const ClusterStatus status = cluster_->status();
+        const auto gauge = [&text](std::string_view name, std::string_view help,
+                                   std::uint64_t value) {
+            text.append("# HELP ").append(name).append(" ").append(help).append("\n");
+            text.append("# TYPE ").append(name).append(" gauge\n");
+            text.append(name).append(" ").append(std::to_string(value)).append("\n");
+        };
+        gauge("annal_raft_term", "Current Raft term", status.term);
+        gauge("annal_raft_commit_index", "Highest log index known committed", status.commit_index);
+        gauge("annal_raft_applied_index", "Highest log index applied to the event store",
+              status.applied_index);
+        gauge("annal_raft_last_index", "Last index of the local Raft log", status.last_index);
+        gauge("annal_raft_first_index", "First index still in the local Raft log",
+              status.first_index);
+        gauge("annal_raft_leader_id", "Node id of the known leader (0: none)", status.leader);
+        gauge("annal_raft_node_id", "This node's id", status.self);
+        gauge("annal_raft_members", "Members in the configuration (voters and learners)",
+              status.members.size());
+        text.append("# HELP annal_raft_role 1 for this node's current role\n");
+        text.append("# TYPE annal_raft_role gauge\n");
+        for (const char* role : {"leader", "follower", "candidate", "learner"}) {
+            text.append("annal_raft_role{role=\"").append(role).append("\"} ");
+            text.append(status.role == role ? "1\n" : "0\n");
+        }
+        text.append(cluster_->extra_metrics());
+    }
+    Reply reply = text_reply(200, std::move(text));
+    reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return reply;
+}
+
+Reply ApiHandler::not_leader_reply(std::string_view leader_hint, std::uint64_t leader_id,
+                                   std::string_view target, std::string_view message) {
+    if (leader_hint.empty()) {
+        Reply reply;
+        reply.status = 503;
+        reply.retry_after = "1";
+        reply.body.append("{\"error\":\"no_leader\",\"message\":");
+        append_json_string(message.empty() ? "no leader is known yet; retry" : message, reply.body);
+        reply.body.push_back('}');
+        return reply;
+    }
+    Reply reply;
+    reply.status = 307;
+    reply.location = "http://" + std::string(leader_hint) + std::string(target);
+    reply.body.append("{\"error\":\"not_leader\",\"message\":");
+    append_json_string(message.empty() ? "this node is not the leader; ask the leader" : message,
+                       reply.body);
+    reply.body.append(",\"leader\":");
+    append_json_string(leader_hint, reply.body);
+    reply.body.append(",\"leader_id\":");
+    append_json_uint(leader_id, reply.body);
+    reply.body.push_back('}');
+    return reply;
+}
+
+Reply ApiHandler::barrier_reply(const storage::ReadBarrierResult& result, std::string_view target) {
+    using Status = storage::ReadBarrierResult::Status;
+    switch (result.status) {
+        case Status::Ok:
+            break;
+        case Status::NotLeader:
+            return not_leader_reply(result.leader_hint, result.leader_id, target, result.message);
+        case Status::NoLeader:
+            return not_leader_reply({}, 0, target, result.message);
+        case Status::Timeout:
+            return error_reply(ApiError{504, "timeout",
+                                        result.message.empty()
+                                            ? "could not confirm a linearizable read point in time"
+                                            : result.message,
+                                        false, std::nullopt});
+        case Status::ShuttingDown:
+            return error_reply(
+                ApiError{503, "shutting_down", "the node is shutting down", false, std::nullopt});
+    }
+    return error_reply(ApiError{500, "internal", "read barrier passed", false, std::nullopt});
+}
+
+Reply ApiHandler::append_reply(const storage::AppendResult& result, std::string_view stream,
+                               std::string_view target) {
     using storage::AppendStatus;
     switch (result.status) {
         case AppendStatus::Ok: {
@@ -301,6 +445,12 @@ Reply ApiHandler::append_reply(const storage::AppendResult& result, std::string_
         case AppendStatus::ShuttingDown:
             return error_reply(
                 ApiError{503, "shutting_down", "the node is shutting down", false, std::nullopt});
+        case AppendStatus::NotLeader:
+            return not_leader_reply(result.leader_hint, result.leader_id, target, result.message);
+        case AppendStatus::NotCommitted:
+            return error_reply(ApiError{503, "not_committed",
+                                        "leadership changed; retry (idempotent ids make it safe)",
+                                        false, std::nullopt});
         case AppendStatus::IoError:
             break;
     }

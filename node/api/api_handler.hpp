@@ -7,12 +7,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "api/api_error.hpp"
+#include "api/cluster_admin.hpp"
 #include "storage/event_store.hpp"
 
 namespace annal::api {
@@ -35,7 +37,9 @@ struct Reply {
     unsigned status = 200;
     std::string_view content_type = "application/json";
     std::string body;
-    std::string_view allow;  // for 405: the methods the route accepts
+    std::string_view allow;        // for 405: the methods the route accepts
+    std::string location;          // for 307: where the leader is
+    std::string_view retry_after;  // for 503 no_leader: seconds
 };
 
 struct AppendJob {
@@ -47,18 +51,39 @@ struct SubscribeJob {
     std::optional<std::string> stream;  // only events of this stream
 };
 
-using Routed = std::variant<Reply, AppendJob, SubscribeJob>;
+// A linearizable read: the session calls store.read_barrier() and, once it completes,
+// routes the same request again with `barrier_passed` (or answers barrier_reply()).
+struct BarrierJob {};
+
+// An admin change (cluster mode): the session calls `start` with a completion and
+// answers admin_reply() with what it reports.
+struct AdminJob {
+    std::function<void(AdminDone)> start;
+};
+
+using Routed = std::variant<Reply, AppendJob, SubscribeJob, BarrierJob, AdminJob>;
 
 class ApiHandler {
   public:
+    // `cluster` is nullptr on a standalone node (admin endpoints then say so, and reads
+    // need no barrier).
     ApiHandler(storage::EventStore& store, ApiLimits limits, Metrics& metrics,
-               const ServerFlags& flags);
+               const ServerFlags& flags, ClusterAdmin* cluster = nullptr);
 
-    Routed route(std::string_view method, std::string_view target, std::string_view body) const;
+    Routed route(std::string_view method, std::string_view target, std::string_view body,
+                 bool barrier_passed = false) const;
 
-    // The HTTP answer to a finished append of `stream`.
-    static Reply append_reply(const storage::AppendResult& result, std::string_view stream);
+    // The HTTP answer to a finished append of `stream` sent to `target`.
+    static Reply append_reply(const storage::AppendResult& result, std::string_view stream,
+                              std::string_view target = {});
+    static Reply barrier_reply(const storage::ReadBarrierResult& result, std::string_view target);
+    static Reply admin_reply(const AdminOutcome& outcome, std::string_view target);
     static Reply error_reply(const ApiError& error);
+    // 307 to the leader (same target) or, with no known leader, 503 no_leader.
+    static Reply not_leader_reply(std::string_view leader_hint, std::uint64_t leader_id,
+                                  std::string_view target, std::string_view message);
+
+    bool cluster_mode() const { return cluster_ != nullptr; }
 
   private:
     Reply read_stream(const std::string& stream, std::string_view query) const;
@@ -66,11 +91,20 @@ class ApiHandler {
     Reply read_time(std::string_view query) const;
     Reply status() const;
     Routed subscribe(std::string_view query) const;
+    Reply readiness() const;
+    Reply metrics() const;
+    Routed admin(std::string_view method, std::string_view path, std::string_view query,
+                 std::string_view body) const;
 
     storage::EventStore& store_;
     ApiLimits limits_;
     Metrics& metrics_;
     const ServerFlags& flags_;
+    ClusterAdmin* cluster_;
+    // Cluster mode: the commit index learned when a leader was first known; the node is
+    // ready once it has applied that far (it then serves reads that are not far behind).
+    mutable std::atomic<std::uint64_t> ready_commit_target_{0};
+    mutable std::atomic<bool> caught_up_{false};
 };
 
 // The `after=` cursor of time-range reads: the (timestamp, position) of the last event

@@ -1,5 +1,6 @@
 #include "api/http_server.hpp"
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,9 +20,82 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
+namespace {
+
+// The first bytes of a peer connection (replication/peer_frame.hpp kFrameMagic, big-endian).
+constexpr std::string_view kPeerMagic = "ANPR";
+
+// Reads a connection's first bytes and decides, as soon as they differ from the peer
+// magic (or match all four), whether it is a peer or an HTTP client. A client that sends
+// "GET " slowly is decided on its first byte; a connection that sends nothing is closed
+// after the idle timeout, like an idle HTTP connection.
+class ConnectionSniffer : public std::enable_shared_from_this<ConnectionSniffer> {
+  public:
+    ConnectionSniffer(ServerCore& core, const PeerAcceptor& peer_acceptor, ConnectionSocket socket)
+        : core_(core),
+          peer_acceptor_(peer_acceptor),
+          socket_(std::move(socket)),
+          timer_(socket_.get_executor()) {}
+
+    void run() {
+        timer_.expires_after(core_.options.idle_timeout);
+        timer_.async_wait([weak = weak_from_this()](error_code ec) {
+            if (ec) {
+                return;
+            }
+            if (auto self = weak.lock()) {
+                error_code ignored;
+                self->socket_.cancel(ignored);
+            }
+        });
+        read_more();
+    }
+
+  private:
+    void read_more() {
+        socket_.async_read_some(
+            net::buffer(bytes_.data() + received_, kPeerMagic.size() - received_),
+            [self = shared_from_this()](error_code ec, std::size_t count) {
+                self->on_read(ec, count);
+            });
+    }
+
+    void on_read(error_code ec, std::size_t count) {
+        received_ += count;
+        const std::string_view seen(bytes_.data(), received_);
+        if (seen != kPeerMagic.substr(0, received_)) {
+            timer_.cancel();
+            start_http_session(core_, std::move(socket_), seen);
+            return;
+        }
+        if (received_ == kPeerMagic.size()) {
+            timer_.cancel();
+            peer_acceptor_(net::ip::tcp::socket(std::move(socket_)), std::string(seen));
+            return;
+        }
+        if (ec) {
+            // EOF, reset, or the idle timeout before the connection said what it is.
+            timer_.cancel();
+            error_code ignored;
+            socket_.close(ignored);
+            return;
+        }
+        read_more();
+    }
+
+    ServerCore& core_;
+    const PeerAcceptor& peer_acceptor_;
+    ConnectionSocket socket_;
+    net::steady_timer timer_;
+    std::array<char, 4> bytes_{};
+    std::size_t received_ = 0;
+};
+
+}  // namespace
+
 struct HttpServer::Impl {
-    Impl(storage::EventStore& store, ServerOptions options)
-        : core(store, options),
+    Impl(storage::EventStore& store, ServerOptions options, ClusterAdmin* cluster)
+        : core(store, options, cluster),
           io(static_cast<int>(std::max(1u, options.io_threads))),
           acceptor(net::make_strand(io)),
           retry_timer(acceptor.get_executor()),
@@ -37,6 +111,7 @@ struct HttpServer::Impl {
     std::vector<std::thread> threads;
     std::uint16_t bound_port = 0;
     bool stopped = false;
+    PeerAcceptor peer_acceptor;  // set before start(), then only read
 
     void accept() {
         acceptor.async_accept(net::make_strand(io), [this](error_code ec, ConnectionSocket socket) {
@@ -55,14 +130,26 @@ struct HttpServer::Impl {
             }
             error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
-            start_http_session(core, std::move(socket));
+            if (peer_acceptor) {
+                std::make_shared<ConnectionSniffer>(core, peer_acceptor, std::move(socket))->run();
+            } else {
+                start_http_session(core, std::move(socket));
+            }
             accept();
         });
     }
 };
 
-HttpServer::HttpServer(storage::EventStore& store, ServerOptions options)
-    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+HttpServer::HttpServer(storage::EventStore& store, ServerOptions options, ClusterAdmin* cluster)
+    : impl_(std::make_unique<Impl>(store, std::move(options), cluster)) {}
+
+void HttpServer::set_peer_acceptor(PeerAcceptor acceptor) {
+    impl_->peer_acceptor = std::move(acceptor);
+}
+
+net::io_context& HttpServer::io_context() {
+    return impl_->io;
+}
 
 HttpServer::~HttpServer() {
     stop();

@@ -11,8 +11,10 @@
 // stop() and the destructor do the first three steps themselves if they were skipped.
 #pragma once
 
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,9 +35,16 @@ struct ServerOptions {
     std::chrono::seconds heartbeat_interval{5};  // NDJSON subscriptions
 };
 
+class ClusterAdmin;
+
+// Receives a connection whose first bytes were the peer protocol's magic ("ANPR"),
+// together with the bytes already read from it.
+using PeerAcceptor = std::function<void(boost::asio::ip::tcp::socket, std::string)>;
+
 class HttpServer {
   public:
-    HttpServer(storage::EventStore& store, ServerOptions options);
+    // `cluster`: nullptr on a standalone node; otherwise it must outlive the server.
+    HttpServer(storage::EventStore& store, ServerOptions options, ClusterAdmin* cluster = nullptr);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -44,6 +53,14 @@ class HttpServer {
     // this returns true. On failure returns false and sets `error`.
     bool start(std::string& error);
     std::uint16_t port() const;
+
+    // One port for clients and peers: with an acceptor set (before start()), the first
+    // bytes of every new connection decide; the peer magic goes to `acceptor`, anything
+    // else is HTTP. Without one, every connection is HTTP at once.
+    void set_peer_acceptor(PeerAcceptor acceptor);
+    // The io_context the server's threads run. The peer transport shares it; anything
+    // using it must be stopped before the server is destroyed.
+    boost::asio::io_context& io_context();
 
     void begin_shutdown();
     // Waits until no append is between "submitted to the store" and "reply written", or

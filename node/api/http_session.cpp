@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <cstring>
 #include <optional>
 
 #include "api/server_core.hpp"
@@ -26,8 +27,15 @@ constexpr std::size_t kLingerBytes = 64u << 20;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
   public:
-    HttpSession(ServerCore& core, ConnectionSocket socket)
-        : core_(core), stream_(std::move(socket)) {}
+    HttpSession(ServerCore& core, ConnectionSocket socket, std::string_view already_read)
+        : core_(core), stream_(std::move(socket)) {
+        // Bytes the acceptor peeked at (to tell peers from clients) start the request.
+        if (!already_read.empty()) {
+            const auto space = buffer_.prepare(already_read.size());
+            std::memcpy(space.data(), already_read.data(), already_read.size());
+            buffer_.commit(already_read.size());
+        }
+    }
 
     ~HttpSession() { release_in_flight(); }
 
@@ -122,27 +130,61 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
     void handle_request() {
         received_at_ = std::chrono::steady_clock::now();
-        http::request<http::string_body> request = parser_->release();
+        request_ = parser_->release();
         parser_.reset();
-        keep_alive_ = request.keep_alive();
-        version_ = request.version();
-        Routed routed =
-            core_.handler.route(request.method_string(), request.target(), request.body());
+        keep_alive_ = request_.keep_alive();
+        version_ = request_.version();
+        target_ = std::string(request_.target());
+        dispatch(core_.handler.route(request_.method_string(), request_.target(), request_.body()));
+    }
+
+    void dispatch(Routed routed) {
         if (auto* reply = std::get_if<Reply>(&routed)) {
             send(std::move(*reply));
             return;
         }
         if (auto* job = std::get_if<SubscribeJob>(&routed)) {
             stream_.expires_never();
-            if (beast::websocket::is_upgrade(request)) {
-                start_websocket_subscription(core_, std::move(stream_), std::move(request),
+            if (beast::websocket::is_upgrade(request_)) {
+                start_websocket_subscription(core_, std::move(stream_), std::move(request_),
                                              std::move(*job));
             } else {
                 start_ndjson_subscription(core_, std::move(stream_), version_, std::move(*job));
             }
             return;
         }
+        if (std::holds_alternative<BarrierJob>(routed)) {
+            wait_for_read_barrier();
+            return;
+        }
+        if (auto* job = std::get_if<AdminJob>(&routed)) {
+            stream_.expires_never();
+            job->start([self = shared_from_this()](AdminOutcome outcome) mutable {
+                auto executor = self->stream_.get_executor();
+                net::post(executor, [self = std::move(self), outcome = std::move(outcome)] {
+                    self->send(ApiHandler::admin_reply(outcome, self->target_));
+                });
+            });
+            return;
+        }
         submit_append(std::move(std::get<AppendJob>(routed).request));
+    }
+
+    void wait_for_read_barrier() {
+        // The client waits for us; the store bounds the wait (read_barrier_timeout).
+        stream_.expires_never();
+        core_.store.read_barrier([self = shared_from_this()](storage::ReadBarrierResult result) {
+            auto executor = self->stream_.get_executor();
+            net::post(executor, [self = std::move(self), result = std::move(result)] {
+                if (result.status != storage::ReadBarrierResult::Status::Ok) {
+                    self->send(ApiHandler::barrier_reply(result, self->target_));
+                    return;
+                }
+                self->dispatch(self->core_.handler.route(self->request_.method_string(),
+                                                         self->request_.target(),
+                                                         self->request_.body(), true));
+            });
+        });
     }
 
     void submit_append(storage::AppendRequest request) {
@@ -163,7 +205,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
 
     void on_append_done(const storage::AppendResult& result) {
-        Reply reply = ApiHandler::append_reply(result, append_stream_);
+        Reply reply = ApiHandler::append_reply(result, append_stream_, target_);
         core_.metrics.observe_append_latency(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - received_at_).count());
         send(std::move(reply));
@@ -179,6 +221,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         response_->set(http::field::content_type, reply.content_type);
         if (!reply.allow.empty()) {
             response_->set(http::field::allow, reply.allow);
+        }
+        if (!reply.location.empty()) {
+            response_->set(http::field::location, reply.location);
+        }
+        if (!reply.retry_after.empty()) {
+            response_->set(http::field::retry_after, reply.retry_after);
         }
         response_->keep_alive(keep_alive_);
         response_->body() = std::move(reply.body);
@@ -242,6 +290,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::optional<http::request_parser<http::string_body>> parser_;
     std::optional<http::response<http::empty_body>> continue_response_;
     std::optional<http::response<http::string_body>> response_;
+    http::request<http::string_body> request_;  // the one being answered
+    std::string target_;
     std::string append_stream_;
     std::chrono::steady_clock::time_point received_at_;
     unsigned version_ = 11;
@@ -253,8 +303,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
-void start_http_session(ServerCore& core, ConnectionSocket socket) {
-    std::make_shared<HttpSession>(core, std::move(socket))->run();
+void start_http_session(ServerCore& core, ConnectionSocket socket, std::string_view already_read) {
+    std::make_shared<HttpSession>(core, std::move(socket), already_read)->run();
 }
 
 }  // namespace annal::api

@@ -4,12 +4,17 @@
 // blocking its io thread, until the completion is posted back to the connection's strand.
 #pragma once
 
+#include <string_view>
+
 #include "api/connection_stream.hpp"
 
 namespace annal::api {
 
 struct ServerCore;
 
-void start_http_session(ServerCore& core, ConnectionSocket socket);
+// `already_read`: bytes taken from the socket before the session starts (the acceptor's
+// peek), parsed as the beginning of the first request.
+void start_http_session(ServerCore& core, ConnectionSocket socket,
+                        std::string_view already_read = {});
 
 }  // namespace annal::api

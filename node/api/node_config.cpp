@@ -1,5 +1,7 @@
 #include "api/node_config.hpp"
 
+#include "api/initial_cluster.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
@@ -72,6 +74,15 @@ bool load_node_config(const std::string& path, NodeConfig& config, std::string& 
             return node.IsScalar() && read_integer(node, field, what);
         });
     };
+    const auto boolean = [](bool& field) {
+        return Setter([&field](const YAML::Node& node, std::string& what) {
+            if (!node.IsScalar() || !YAML::convert<bool>::decode(node, field)) {
+                what = "expected true or false";
+                return false;
+            }
+            return true;
+        });
+    };
     const std::map<std::string, Setter> setters = {
         {"data_dir", text(result.data_dir)},
         {"listen_address", text(result.listen_address)},
@@ -80,16 +91,19 @@ bool load_node_config(const std::string& path, NodeConfig& config, std::string& 
         {"max_body_bytes", integer(result.max_body_bytes)},
         {"max_map_bytes", integer(result.max_map_bytes)},
         {"initial_map_bytes", integer(result.initial_map_bytes)},
-        {"fsync", Setter([&result](const YAML::Node& node, std::string& what) {
-             if (!node.IsScalar() || !YAML::convert<bool>::decode(node, result.fsync)) {
-                 what = "expected true or false";
-                 return false;
-             }
-             return true;
-         })},
+        {"fsync", boolean(result.fsync)},
         {"max_read_limit", integer(result.max_read_limit)},
         {"subscriber_buffer_events", integer(result.subscriber_buffer_events)},
         {"shutdown_grace_ms", integer(result.shutdown_grace_ms)},
+        {"node_id", integer(result.node_id)},
+        {"cluster_id", text(result.cluster_id)},
+        {"initial_cluster", text(result.initial_cluster)},
+        {"advertise_address", text(result.advertise_address)},
+        {"join", boolean(result.join)},
+        {"tick_ms", integer(result.tick_ms)},
+        {"election_ticks", integer(result.election_ticks)},
+        {"heartbeat_ticks", integer(result.heartbeat_ticks)},
+        {"log_retain_entries", integer(result.log_retain_entries)},
     };
 
     for (const auto& entry : root) {
@@ -115,6 +129,80 @@ bool load_node_config(const std::string& path, NodeConfig& config, std::string& 
     }
     config = std::move(result);
     return true;
+}
+
+bool is_cluster_mode(const NodeConfig& config) {
+    return !config.initial_cluster.empty() || config.join;
+}
+
+bool finalize_node_config(NodeConfig& config, std::string& error) {
+    if (config.io_threads == 0) {
+        error = "io_threads must be at least 1";
+        return false;
+    }
+    if (config.max_read_limit == 0) {
+        error = "max_read_limit must be at least 1";
+        return false;
+    }
+    if (!is_cluster_mode(config)) {
+        return true;
+    }
+    if (config.node_id == 0) {
+        error = "node_id must be at least 1 in a cluster (initial_cluster or join is set)";
+        return false;
+    }
+    if (config.cluster_id.empty()) {
+        error = "cluster_id must not be empty";
+        return false;
+    }
+    if (config.tick_ms == 0 || config.election_ticks == 0 || config.heartbeat_ticks == 0) {
+        error = "tick_ms, election_ticks and heartbeat_ticks must be at least 1";
+        return false;
+    }
+    if (config.heartbeat_ticks >= config.election_ticks) {
+        error = "heartbeat_ticks (" + std::to_string(config.heartbeat_ticks) +
+                ") must be smaller than election_ticks (" + std::to_string(config.election_ticks) +
+                ")";
+        return false;
+    }
+    if (config.join && config.initial_cluster.empty()) {
+        error =
+            "join needs initial_cluster to list the existing members (id=host:port,...): the "
+            "joining node gets its membership from the leader, but must know where to answer";
+        return false;
+    }
+    if (config.advertise_address.empty()) {
+        if (config.listen_address == "0.0.0.0" || config.listen_address == "::") {
+            error = "advertise_address is required when listening on " + config.listen_address +
+                    " (other nodes cannot dial a wildcard address)";
+            return false;
+        }
+        const bool ipv6 = config.listen_address.find(':') != std::string::npos;
+        config.advertise_address =
+            (ipv6 ? "[" + config.listen_address + "]" : config.listen_address) + ":" +
+            std::to_string(config.listen_port);
+    }
+    HostPort advertised;
+    if (!parse_host_port(config.advertise_address, advertised, error)) {
+        error = "advertise_address: " + error;
+        return false;
+    }
+    std::vector<ClusterMember> members;
+    if (!parse_initial_cluster(config.initial_cluster, members, error)) {
+        error = "initial_cluster: " + error;
+        return false;
+    }
+    if (config.join) {
+        return true;  // the list is an address book of the members to join
+    }
+    for (const auto& member : members) {
+        if (member.id == config.node_id) {
+            return true;
+        }
+    }
+    error = "node_id " + std::to_string(config.node_id) + " is not in initial_cluster '" +
+            config.initial_cluster + "'";
+    return false;
 }
 
 }  // namespace annal::api

@@ -21,10 +21,32 @@ struct NodeConfig {
     std::size_t max_read_limit = 4096;            // events per read request
     std::size_t subscriber_buffer_events = 1024;  // per live subscriber, see docs/API.md
     unsigned shutdown_grace_ms = 10000;           // in-flight requests get this long
+
+    // Cluster membership (docs/API.md "Cluster"). With an empty `initial_cluster` and
+    // `join: false` the node runs standalone, exactly as a single-node store.
+    std::uint64_t node_id = 0;         // >= 1 in a cluster; must appear in initial_cluster
+    std::string cluster_id = "annal";  // peers of other clusters are rejected
+    // "1=127.0.0.1:2113,2=127.0.0.1:2114,3=127.0.0.1:2115"
+    std::string initial_cluster;
+    // "host:port" other nodes and redirected clients use; empty: listen_address:listen_port.
+    std::string advertise_address;
+    bool join = false;  // start with no membership; wait to be added through the admin API
+    std::uint32_t tick_ms = 100;
+    std::uint32_t election_ticks = 10;
+    std::uint32_t heartbeat_ticks = 1;
+    std::uint64_t log_retain_entries = 50000;  // Raft log tail kept behind the applied index
 };
+
+// True when the node runs as a member (or joiner) of a replicated cluster.
+bool is_cluster_mode(const NodeConfig& config);
 
 // Parses a YAML config file into `config` (fields absent from the file keep their
 // current values). Returns false and sets `error` ("file:line: what") on failure.
 bool load_node_config(const std::string& path, NodeConfig& config, std::string& error);
+
+// Completes and checks the cluster settings after the file and the flags were applied:
+// fills advertise_address when empty, and refuses what cannot work (node_id missing from
+// initial_cluster, unparsable addresses, zero ticks, ...). `error` says which setting.
+bool finalize_node_config(NodeConfig& config, std::string& error);
 
 }  // namespace annal::api

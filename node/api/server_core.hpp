@@ -12,10 +12,11 @@
 namespace annal::api {
 
 struct ServerCore {
-    ServerCore(storage::EventStore& event_store, ServerOptions server_options)
+    ServerCore(storage::EventStore& event_store, ServerOptions server_options,
+               ClusterAdmin* cluster)
         : store(event_store),
           options(std::move(server_options)),
-          handler(event_store, ApiLimits{options.max_read_limit, 100}, metrics, flags),
+          handler(event_store, ApiLimits{options.max_read_limit, 100}, metrics, flags, cluster),
           hub(event_store, metrics) {}
 
     storage::EventStore& store;

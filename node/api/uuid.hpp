@@ -2,8 +2,8 @@
 // the form the store indexes for idempotency, so two spellings of one id never differ.
 #pragma once
 
-#include <optional>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 

@@ -5,6 +5,7 @@
 
 #include "cli/append_command.hpp"
 #include "cli/bench_command.hpp"
+#include "cli/cluster_command.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/global_options.hpp"
 #include "cli/read_command.hpp"
@@ -68,6 +69,33 @@ int main(int argc, char** argv) {
 
     auto* status_cmd = app.add_subcommand("status", "Show the node's status");
 
+    ClusterOptions cluster;
+    auto* cluster_cmd = app.add_subcommand("cluster", "Show or change the cluster's membership");
+    cluster_cmd->require_subcommand(1);
+    auto* cluster_status = cluster_cmd->add_subcommand("status", "Leader, term and members");
+    auto* cluster_add = cluster_cmd->add_subcommand(
+        "add-learner", "Add a node as a non-voting learner (it then catches up)");
+    cluster_add->add_option("id", cluster.id, "New node's id")
+        ->required()
+        ->check(CLI::PositiveNumber);
+    cluster_add->add_option("address", cluster.address, "host:port of the new node")->required();
+    auto* cluster_promote =
+        cluster_cmd->add_subcommand("promote", "Make a caught-up learner a voter");
+    cluster_promote->add_option("id", cluster.id, "Learner's id")
+        ->required()
+        ->check(CLI::PositiveNumber);
+    auto* cluster_remove = cluster_cmd->add_subcommand("remove", "Remove a member");
+    cluster_remove->add_option("id", cluster.id, "Member's id")
+        ->required()
+        ->check(CLI::PositiveNumber);
+    auto* cluster_transfer = cluster_cmd->add_subcommand(
+        "transfer", "Hand leadership to a voter (default: the most up-to-date one)");
+    cluster_transfer->add_option("id", cluster.id, "Target voter's id");
+    for (auto* action :
+         {cluster_status, cluster_add, cluster_promote, cluster_remove, cluster_transfer}) {
+        action->callback([&cluster, action] { cluster.action = action->get_name(); });
+    }
+
     BenchmarkOptions bench;
     auto* bench_cmd = app.add_subcommand("bench", "Measure append throughput and latency");
     bench_cmd->add_option("--clients,-c", bench.clients, "Concurrent clients (connections)")
@@ -105,6 +133,9 @@ int main(int argc, char** argv) {
     }
     if (status_cmd->parsed()) {
         return run_status(global);
+    }
+    if (cluster_cmd->parsed()) {
+        return run_cluster(global, cluster);
     }
     if (bench_cmd->parsed()) {
         return run_bench(global, bench);

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "api/kubernetes_cluster_file.hpp"
 #include "api/node_runner.hpp"
 #include "cli/exit_code.hpp"
 
@@ -56,6 +57,23 @@ NodeCommand::NodeCommand(CLI::App& parent) {
                     "Events buffered per live subscriber before it falls back to catch-up");
     add_config_flag(c, v, o, "--shutdown-grace-ms", &api::NodeConfig::shutdown_grace_ms,
                     "How long in-flight requests may take on shutdown");
+    add_config_flag(c, v, o, "--node-id", &api::NodeConfig::node_id,
+                    "This node's id in the cluster (>= 1; must be in --initial-cluster)");
+    add_config_flag(c, v, o, "--cluster-id", &api::NodeConfig::cluster_id,
+                    "Cluster name; peers of other clusters are refused");
+    add_config_flag(c, v, o, "--initial-cluster", &api::NodeConfig::initial_cluster,
+                    "Members at first start: 1=host:port,2=host:port,... (empty: standalone)");
+    add_config_flag(c, v, o, "--advertise-address", &api::NodeConfig::advertise_address,
+                    "host:port peers and redirected clients use (default: listen address)");
+    add_config_flag(c, v, o, "--join", &api::NodeConfig::join,
+                    "Start without membership; wait to be added as a learner by the leader");
+    add_config_flag(c, v, o, "--tick-ms", &api::NodeConfig::tick_ms, "Raft tick interval");
+    add_config_flag(c, v, o, "--election-ticks", &api::NodeConfig::election_ticks,
+                    "Ticks without a leader before an election (randomized up to 2x)");
+    add_config_flag(c, v, o, "--heartbeat-ticks", &api::NodeConfig::heartbeat_ticks,
+                    "Ticks between leader heartbeats");
+    add_config_flag(c, v, o, "--log-retain-entries", &api::NodeConfig::log_retain_entries,
+                    "Raft log entries kept behind the applied index for lagging followers");
 }
 
 int NodeCommand::run() const {
@@ -68,6 +86,11 @@ int NodeCommand::run() const {
     }
     for (const auto& apply : overrides_) {
         apply(config);
+    }
+    std::string error;
+    if (!api::apply_kubernetes_environment(config, error) ||
+        !api::finalize_node_config(config, error)) {
+        return report_usage_error("node: " + error);
     }
     return api::run_node(config);
 }

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "client/http_connection.hpp"
 
@@ -119,7 +120,76 @@ Result<AppendOutcome> append_outcome(Result<HttpResponse> reply) {
     }
 }
 
+// Where a 307 points: "http://host:port/target" -> the endpoint and the target.
+bool split_location(const std::string& location, Endpoint& endpoint, std::string& target) {
+    const std::string scheme = "http://";
+    if (location.compare(0, scheme.size(), scheme) != 0) {
+        return false;
+    }
+    const auto slash = location.find('/', scheme.size());
+    const std::string authority =
+        location.substr(0, slash == std::string::npos ? location.size() : slash);
+    std::string error;
+    auto parsed = Endpoint::parse(authority, error);
+    if (!parsed) {
+        return false;
+    }
+    endpoint = std::move(*parsed);
+    target = slash == std::string::npos ? "/" : location.substr(slash);
+    return true;
+}
+
+std::string error_code_of(const HttpResponse& response) {
+    const auto body = json::parse(response.body, nullptr, false);
+    if (body.is_object() && body.contains("error") && body["error"].is_string()) {
+        return body["error"].get<std::string>();
+    }
+    return {};
+}
+
 }  // namespace
+
+Result<HttpResponse> Client::exchange(http::verb method, const std::string& target,
+                                      std::string_view body, bool idempotent) {
+    std::string current_target = target;
+    int redirects = 0;
+    auto backoff = std::chrono::milliseconds(50);
+    const auto give_up_at = std::chrono::steady_clock::now() + options_.leader_retry_budget;
+    for (;;) {
+        auto reply = connection_->round_trip(method, current_target, body, idempotent);
+        if (!reply) {
+            return reply;
+        }
+        const HttpResponse& response = reply.value();
+        if (response.status == 307 && !response.location.empty() &&
+            redirects < options_.max_redirects) {
+            Endpoint leader;
+            std::string leader_target;
+            if (!split_location(response.location, leader, leader_target)) {
+                return reply;
+            }
+            ++redirects;
+            // A 307 means the follower did nothing: following it is always safe. Later
+            // requests go straight to the leader.
+            endpoint_ = std::move(leader);
+            connection_ = std::make_unique<HttpConnection>(endpoint_, options_.connect_timeout,
+                                                           options_.request_timeout);
+            current_target = std::move(leader_target);
+            continue;
+        }
+        if (response.status == 503 && std::chrono::steady_clock::now() < give_up_at) {
+            const std::string code = error_code_of(response);
+            // no_leader: nothing was proposed. not_committed: the append may or may not
+            // survive, which only ids fixed before the first try make safe to repeat.
+            if (code == "no_leader" || (code == "not_committed" && idempotent)) {
+                std::this_thread::sleep_for(backoff);
+                backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+                continue;
+            }
+        }
+        return reply;
+    }
+}
 
 std::string Error::describe() const {
     std::string text;
@@ -258,13 +328,13 @@ Result<AppendOutcome> Client::append(const std::string& stream, ExpectedVersion 
         body += event_json(events[i]);
     }
     body += "]}";
-    return append_outcome(connection_->round_trip(
-        http::verb::post, "/v1/streams/" + percent_encode(stream), body, true));
+    return append_outcome(
+        exchange(http::verb::post, "/v1/streams/" + percent_encode(stream), body, true));
 }
 
 Result<AppendOutcome> Client::append_raw(const std::string& stream, const std::string& body) {
-    return append_outcome(connection_->round_trip(
-        http::verb::post, "/v1/streams/" + percent_encode(stream), body, false));
+    return append_outcome(
+        exchange(http::verb::post, "/v1/streams/" + percent_encode(stream), body, false));
 }
 
 Result<StreamPage> Client::read_stream(const ReadStreamRequest& request) {
@@ -278,7 +348,7 @@ Result<StreamPage> Client::read_stream(const ReadStreamRequest& request) {
     if (request.limit) {
         target += "&limit=" + std::to_string(*request.limit);
     }
-    auto body = json_reply(connection_->round_trip(http::verb::get, target, {}, true));
+    auto body = json_reply(exchange(http::verb::get, target, {}, true));
     if (!body) {
         return body.error();
     }
@@ -303,7 +373,7 @@ Result<AllPage> Client::read_all(const ReadAllRequest& request) {
     if (request.limit) {
         target += "&limit=" + std::to_string(*request.limit);
     }
-    auto body = json_reply(connection_->round_trip(http::verb::get, target, {}, true));
+    auto body = json_reply(exchange(http::verb::get, target, {}, true));
     if (!body) {
         return body.error();
     }
@@ -326,7 +396,7 @@ Result<TimePage> Client::read_time(const ReadTimeRequest& request) {
     if (request.limit) {
         target += "&limit=" + std::to_string(*request.limit);
     }
-    auto body = json_reply(connection_->round_trip(http::verb::get, target, {}, true));
+    auto body = json_reply(exchange(http::verb::get, target, {}, true));
     if (!body) {
         return body.error();
     }
@@ -343,7 +413,7 @@ Result<TimePage> Client::read_time(const ReadTimeRequest& request) {
 }
 
 Result<NodeStatus> Client::status() {
-    auto body = json_reply(connection_->round_trip(http::verb::get, "/v1/status", {}, true));
+    auto body = json_reply(exchange(http::verb::get, "/v1/status", {}, true));
     if (!body) {
         return body.error();
     }
@@ -358,8 +428,26 @@ Result<NodeStatus> Client::status() {
     return status;
 }
 
+Result<PlainResponse> Client::send(const std::string& method, const std::string& target,
+                                   const std::string& body) {
+    const http::verb verb = http::string_to_verb(method);
+    if (verb == http::verb::unknown) {
+        return protocol_error("unknown HTTP method " + method);
+    }
+    auto reply = exchange(verb, target, body, verb != http::verb::post);
+    if (!reply) {
+        return reply.error();
+    }
+    auto& response = reply.value();
+    if (response.status / 100 != 2) {
+        return error_from_response(response);
+    }
+    return PlainResponse{response.status, std::move(response.content_type),
+                         std::move(response.body)};
+}
+
 Result<PlainResponse> Client::get(const std::string& target) {
-    auto reply = connection_->round_trip(http::verb::get, target, {}, true);
+    auto reply = exchange(http::verb::get, target, {}, true);
     if (!reply) {
         return reply.error();
     }

@@ -13,21 +13,33 @@
 #include <random>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/endpoint.hpp"
 #include "client/events.hpp"
 #include "client/result.hpp"
 
+namespace boost::beast::http {
+enum class verb;  // Beast stays out of this header
+}
+
 namespace annal::client {
 
 class HttpConnection;
+struct HttpResponse;
 
 struct ClientOptions {
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds request_timeout{30000};
     // Longest silence tolerated on a subscription; the server sends a heartbeat every 5 s.
     std::chrono::milliseconds subscription_idle_timeout{30000};
+    // Cluster: a follower answers 307 to the leader; the client follows (and keeps talking
+    // to the leader afterwards) up to this many hops per request.
+    int max_redirects = 5;
+    // Cluster: 503 no_leader (election in progress) and not_committed (leadership changed
+    // under an append) are retried with a short backoff for this long.
+    std::chrono::milliseconds leader_retry_budget{5000};
 };
 
 struct ReadStreamRequest {
@@ -92,6 +104,10 @@ class Client {
 
     // Any GET (e.g. "/healthz", "/metrics"): status and body, errors only for transport.
     Result<PlainResponse> get(const std::string& target);
+    // Any request with a JSON body (admin endpoints); redirects and leader retries as
+    // for appends. Non-2xx answers are Errors carrying the server's code.
+    Result<PlainResponse> send(const std::string& method, const std::string& target,
+                               const std::string& body);
 
     // Serialises one event as the API expects it (an id is not invented here).
     static std::string event_json(const NewEvent& event);
@@ -99,6 +115,11 @@ class Client {
     std::string random_uuid();
 
   private:
+    // One request with cluster handling: follows 307 (switching this client's endpoint to
+    // the leader), retries 503 no_leader, and not_committed when `idempotent`.
+    Result<HttpResponse> exchange(boost::beast::http::verb method, const std::string& target,
+                                  std::string_view body, bool idempotent);
+
     Endpoint endpoint_;
     ClientOptions options_;
     std::unique_ptr<HttpConnection> connection_;

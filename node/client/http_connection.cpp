@@ -151,6 +151,7 @@ Result<HttpResponse> HttpConnection::round_trip(http::verb method, const std::st
         response.status = static_cast<int>(message.result_int());
         response.content_type = std::string(message[http::field::content_type]);
         response.body = std::move(message.body());
+        response.location = std::string(message[http::field::location]);
         if (!message.keep_alive()) {
             close();
         }
@@ -216,7 +217,7 @@ Result<Done> HttpConnection::stream_get(const std::string& target,
         }
     }
     if (status / 100 != 2) {
-        return error_from_response(HttpResponse{status, "", std::move(error_body)});
+        return error_from_response(HttpResponse{status, "", std::move(error_body), ""});
     }
     return Done{};
 }

@@ -24,6 +24,7 @@ struct HttpResponse {
     int status = 0;
     std::string content_type;
     std::string body;
+    std::string location;  // 3xx: where to go instead
 };
 
 class HttpConnection {

@@ -228,12 +228,12 @@ std::vector<raft::Entry> GroupLog::entries(raft::Index lo, raft::Index hi,
     if (lo == hi) {
         return out;
     }
-    const LogEnvironment& env = *store_.environment_;
-    LogEnvironment::Reader reader(env);
-    if (reader.status != 0) {
-        fail_stop("cannot begin a read transaction: " + storage::lmdb_error(reader.status));
+    const storage::LmdbEnvironment& env = *store_.environment_;
+    storage::ReadTransaction reader(env);
+    if (reader.status() != 0) {
+        fail_stop("cannot begin a read transaction: " + storage::lmdb_error(reader.status()));
     }
-    storage::Cursor cursor(reader.txn.get(), env.entries());
+    storage::Cursor cursor(reader.get(), env.databases().raft_entries);
     const std::string first = entry_key(group_, lo);
     MDB_val k = to_val(first);
     MDB_val v{};
@@ -268,7 +268,8 @@ class RaftLogStore::WriteContext {
     WriteContext(RaftLogStore& store, MDB_txn* txn) : store_(store), txn_(txn) {}
 
     MDB_txn* txn() const { return txn_; }
-    const LogEnvironment& env() const { return *store_.environment_; }
+    MDB_dbi entries_dbi() const { return store_.environment_->databases().raft_entries; }
+    MDB_dbi state_dbi() const { return store_.environment_->databases().raft_state; }
     const LogStoreOptions& options() const { return store_.options_; }
 
     // The staged state of `group`, copied from the live one on first use; nullptr if the
@@ -290,17 +291,16 @@ class RaftLogStore::WriteContext {
 
     int put_state(raft::GroupId group, StateKind kind, std::string_view payload) {
         const std::string key = state_key(group, kind);
-        return put(env().state(), key, seal_record(key, payload));
+        return put(state_dbi(), key, seal_record(key, payload));
     }
     int put_entry(raft::GroupId group, const raft::Entry& entry) {
         ++stats.entries_written;
-        return put(env().entries(), entry_key(group, entry.index),
-                   encode_entry_record(group, entry));
+        return put(entries_dbi(), entry_key(group, entry.index), encode_entry_record(group, entry));
     }
     int delete_entry(raft::GroupId group, raft::Index index) {
         const std::string key = entry_key(group, index);
         MDB_val k = to_val(key);
-        const int rc = mdb_del(txn_, env().entries(), &k, nullptr);
+        const int rc = mdb_del(txn_, entries_dbi(), &k, nullptr);
         if (rc == 0) {
             ++stats.entries_deleted;
         }
@@ -435,7 +435,7 @@ PersistResult apply_ready(WriteContext& ctx, raft::GroupId group, const raft::Re
 PersistResult collect_step(WriteContext& ctx, raft::GroupId group, GroupState& st,
                            std::size_t& budget) {
     while (budget > 0 && st.has_garbage()) {
-        const auto next = first_stored_from(ctx.txn(), ctx.env().entries(), group, st.stored_first);
+        const auto next = first_stored_from(ctx.txn(), ctx.entries_dbi(), group, st.stored_first);
         if (!next || *next > st.terms.base_index()) {
             st.stored_first = st.terms.base_index() + 1;
             break;
@@ -466,17 +466,32 @@ std::uint64_t estimate_bytes(const raft::Ready& ready) {
 
 std::unique_ptr<RaftLogStore> RaftLogStore::open(const LogStoreOptions& options,
                                                  std::string& error) {
-    auto store = std::make_unique<RaftLogStore>(PassKey{});
-    store->options_ = options;
-    store->options_.compaction_step_entries =
-        std::max<std::size_t>(options.compaction_step_entries, 1);
-    LogEnvironmentOptions env_options;
+    storage::StoreOptions env_options;
     env_options.directory = options.directory;
     env_options.initial_map_bytes = options.initial_map_bytes;
     env_options.max_map_bytes = options.max_map_bytes;
     env_options.durable = options.durable;
-    store->environment_ = LogEnvironment::open(env_options, error);
-    if (!store->environment_ || !store->load_groups(error)) {
+    env_options.max_readers = 512;
+    auto environment = storage::LmdbEnvironment::open(env_options, error);
+    if (!environment) {
+        return nullptr;
+    }
+    auto store = open_shared(*environment, options, error);
+    if (store) {
+        store->owned_environment_ = std::move(environment);
+    }
+    return store;
+}
+
+std::unique_ptr<RaftLogStore> RaftLogStore::open_shared(storage::LmdbEnvironment& environment,
+                                                        const LogStoreOptions& options,
+                                                        std::string& error) {
+    auto store = std::make_unique<RaftLogStore>(PassKey{});
+    store->options_ = options;
+    store->options_.compaction_step_entries =
+        std::max<std::size_t>(options.compaction_step_entries, 1);
+    store->environment_ = &environment;
+    if (!store->load_groups(error)) {
         return nullptr;
     }
     return store;
@@ -487,16 +502,18 @@ RaftLogStore::RaftLogStore(PassKey) {}
 RaftLogStore::~RaftLogStore() = default;
 
 bool RaftLogStore::load_groups(std::string& error) {
-    const LogEnvironment& env = *environment_;
-    LogEnvironment::Reader reader(env);
-    if (reader.status != 0) {
-        error = "cannot begin a read transaction: " + storage::lmdb_error(reader.status);
+    const storage::LmdbEnvironment& env = *environment_;
+    storage::ReadTransaction reader(env);
+    if (reader.status() != 0) {
+        error = "cannot begin a read transaction: " + storage::lmdb_error(reader.status());
         return false;
     }
-    MDB_txn* txn = reader.txn.get();
+    MDB_txn* txn = reader.get();
+    const MDB_dbi entries_dbi = env.databases().raft_entries;
+    const MDB_dbi state_dbi = env.databases().raft_state;
     std::vector<raft::GroupId> found;
     {
-        storage::Cursor cursor(txn, env.state());
+        storage::Cursor cursor(txn, state_dbi);
         MDB_val k{};
         MDB_val v{};
         for (int rc = cursor.get(k, v, MDB_FIRST); rc == 0; rc = cursor.get(k, v, MDB_NEXT)) {
@@ -507,10 +524,10 @@ bool RaftLogStore::load_groups(std::string& error) {
     }
     for (raft::GroupId group : found) {
         GroupState st;
-        const auto hard = read_state(txn, env.state(), group, StateKind::HardState, error);
-        const auto meta_bytes = read_state(txn, env.state(), group, StateKind::SnapshotMeta, error);
-        const auto data = read_state(txn, env.state(), group, StateKind::SnapshotData, error);
-        const auto base_bytes = read_state(txn, env.state(), group, StateKind::LogBase, error);
+        const auto hard = read_state(txn, state_dbi, group, StateKind::HardState, error);
+        const auto meta_bytes = read_state(txn, state_dbi, group, StateKind::SnapshotMeta, error);
+        const auto data = read_state(txn, state_dbi, group, StateKind::SnapshotData, error);
+        const auto base_bytes = read_state(txn, state_dbi, group, StateKind::LogBase, error);
         if (!hard || !meta_bytes || !data || !base_bytes) {
             return false;
         }
@@ -524,13 +541,13 @@ bool RaftLogStore::load_groups(std::string& error) {
         st.hard_state = *hard_state;
         st.snapshot = std::make_shared<const raft::Snapshot>(raft::Snapshot{*meta, *data});
         st.terms.reset(base->index, base->term);
-        st.stored_first = first_stored_from(txn, env.entries(), group, 0).value_or(base->index + 1);
-        const auto last = last_stored(txn, env.entries(), group);
+        st.stored_first = first_stored_from(txn, entries_dbi, group, 0).value_or(base->index + 1);
+        const auto last = last_stored(txn, entries_dbi, group);
         if (last && *last > base->index) {
-            const auto first_entry = read_entry(txn, env.entries(), group, base->index + 1, error);
-            const auto last_entry = read_entry(txn, env.entries(), group, *last, error);
+            const auto first_entry = read_entry(txn, entries_dbi, group, base->index + 1, error);
+            const auto last_entry = read_entry(txn, entries_dbi, group, *last, error);
             if (!first_entry || !last_entry ||
-                !restore_runs(txn, env.entries(), group, first_entry->index, first_entry->term,
+                !restore_runs(txn, entries_dbi, group, first_entry->index, first_entry->term,
                               last_entry->index, last_entry->term, st.terms, error)) {
                 return false;
             }
@@ -543,15 +560,16 @@ bool RaftLogStore::load_groups(std::string& error) {
 PersistResult RaftLogStore::run_write(std::uint64_t estimated_bytes,
                                       const std::function<PersistResult(WriteContext&)>& mutate) {
     std::lock_guard writer(write_mutex_);
-    LogEnvironment& env = *environment_;
+    storage::LmdbEnvironment& env = *environment_;
     std::string error;
     bool force_growth = false;
     for (int attempt = 0;; ++attempt) {
-        const auto growth = env.ensure_room(estimated_bytes * 2, force_growth, error);
-        if (growth == LogEnvironment::Growth::Failed) {
+        const auto growth = force_growth ? env.grow_after_map_full(error)
+                                         : env.ensure_room(estimated_bytes * 2, error);
+        if (growth == storage::LmdbEnvironment::Growth::Failed) {
             return failure(PersistStatus::IoError, error);
         }
-        if (force_growth && growth == LogEnvironment::Growth::AtMaximum) {
+        if (force_growth && growth == storage::LmdbEnvironment::Growth::AtMaximum) {
             return failure(PersistStatus::StorageFull, "the Raft log map is at its maximum size");
         }
         storage::Transaction txn;
@@ -643,6 +661,11 @@ PersistResult RaftLogStore::persist(raft::GroupId group, const raft::Ready& read
 }
 
 PersistResult RaftLogStore::persist(std::span<const GroupReady> batch) {
+    return persist(batch, {});
+}
+
+PersistResult RaftLogStore::persist(std::span<const GroupReady> batch,
+                                    const std::function<int(MDB_txn*)>& also_write) {
     std::uint64_t estimate = 0;
     for (const GroupReady& item : batch) {
         if (item.ready == nullptr) {
@@ -654,6 +677,11 @@ PersistResult RaftLogStore::persist(std::span<const GroupReady> batch) {
         for (const GroupReady& item : batch) {
             if (auto r = apply_ready(ctx, item.group, *item.ready); !r.ok()) {
                 return r;
+            }
+        }
+        if (also_write) {
+            if (const int rc = also_write(ctx.txn()); rc != 0) {
+                return lmdb_failure(rc, "writing the applied entries");
             }
         }
         // Compacted entries are deleted a step at a time, riding on commits that happen
@@ -745,21 +773,23 @@ std::string RaftLogStore::verify(raft::GroupId group) const {
     if (!st) {
         return group_text(group) + " does not exist";
     }
-    const LogEnvironment& env = *environment_;
-    LogEnvironment::Reader reader(env);
-    if (reader.status != 0) {
-        return "cannot begin a read transaction: " + storage::lmdb_error(reader.status);
+    const storage::LmdbEnvironment& env = *environment_;
+    storage::ReadTransaction reader(env);
+    if (reader.status() != 0) {
+        return "cannot begin a read transaction: " + storage::lmdb_error(reader.status());
     }
+    const MDB_dbi entries_dbi = env.databases().raft_entries;
+    const MDB_dbi state_dbi = env.databases().raft_state;
     std::string error;
     for (StateKind kind : {StateKind::HardState, StateKind::SnapshotMeta, StateKind::SnapshotData,
                            StateKind::LogBase}) {
-        if (!read_state(reader.txn.get(), env.state(), group, kind, error)) {
+        if (!read_state(reader.get(), state_dbi, group, kind, error)) {
             return error;
         }
     }
     raft::Term previous = st->terms.base_term();
     for (raft::Index i = st->terms.base_index() + 1; i <= st->terms.last_index(); ++i) {
-        const auto entry = read_entry(reader.txn.get(), env.entries(), group, i, error);
+        const auto entry = read_entry(reader.get(), entries_dbi, group, i, error);
         if (!entry) {
             return error;
         }
@@ -770,7 +800,7 @@ std::string RaftLogStore::verify(raft::GroupId group) const {
         previous = entry->term;
     }
     if (const auto after =
-            first_stored_from(reader.txn.get(), env.entries(), group, st->terms.last_index() + 1)) {
+            first_stored_from(reader.get(), entries_dbi, group, st->terms.last_index() + 1)) {
         return group_text(group) + ": stray entry " + std::to_string(*after) +
                " after the last index";
     }

@@ -20,6 +20,10 @@
 // term(), first_index(), last_index(), initial_state() and snapshot() are served from
 // memory; entries() reads LMDB in a short read transaction.
 //
+// The environment is either the store's own (open) or shared with the event tables
+// (open_shared: the node's one environment); persist() can then run the caller's writes
+// (applying committed entries to the event tables) in the same transaction.
+//
 // A stored record that fails its checksum is a corrupt replica: Storage reads have no
 // error channel and a Raft replica must not vote or acknowledge from damaged data, so a
 // read that meets one stops the process with a message (fail-stop). verify() checks a
@@ -38,7 +42,7 @@
 #include "raft/ready.hpp"
 #include "raft/storage.hpp"
 #include "raft/types.hpp"
-#include "replication/log_environment.hpp"
+#include "storage/lmdb_environment.hpp"
 
 namespace annal::replication {
 
@@ -95,6 +99,12 @@ class RaftLogStore {
     // Opens (or creates) the store and restores every group found in it. On failure
     // returns nullptr and sets `error` (also for a damaged state record).
     static std::unique_ptr<RaftLogStore> open(const LogStoreOptions& options, std::string& error);
+    // Opens the store on an environment that outlives it (the node's one environment; only
+    // options.compaction_step_entries is used). All writes to `environment` must then go
+    // through this store (one writer, and the map is grown only between its transactions).
+    static std::unique_ptr<RaftLogStore> open_shared(storage::LmdbEnvironment& environment,
+                                                     const LogStoreOptions& options,
+                                                     std::string& error);
     ~RaftLogStore();
     RaftLogStore(const RaftLogStore&) = delete;
     RaftLogStore& operator=(const RaftLogStore&) = delete;
@@ -110,6 +120,11 @@ class RaftLogStore {
 
     PersistResult persist(raft::GroupId group, const raft::Ready& ready);
     PersistResult persist(std::span<const GroupReady> batch);
+    // As above, and runs `also_write` in the same transaction after the Readys (before the
+    // commit). A non-zero return (an LMDB code) aborts everything; MDB_MAP_FULL grows the
+    // map and runs the whole transaction again, so `also_write` must be repeatable.
+    PersistResult persist(std::span<const GroupReady> batch,
+                          const std::function<int(MDB_txn*)>& also_write);
 
     // Records an application snapshot of the group's state up to `index` (between the log
     // base and last_index(), not older than the current snapshot). Does not drop entries.
@@ -127,7 +142,7 @@ class RaftLogStore {
     std::string verify(raft::GroupId group) const;
 
     LogStoreStats stats() const;
-    const LogEnvironment& environment() const { return *environment_; }
+    const storage::LmdbEnvironment& environment() const { return *environment_; }
 
     class WriteContext;  // implementation detail of the write path (raft_log_store.cpp)
 
@@ -141,7 +156,8 @@ class RaftLogStore {
                             const std::function<PersistResult(WriteContext&)>& mutate);
 
     LogStoreOptions options_;
-    std::unique_ptr<LogEnvironment> environment_;
+    std::unique_ptr<storage::LmdbEnvironment> owned_environment_;  // open() only
+    storage::LmdbEnvironment* environment_ = nullptr;
     std::mutex write_mutex_;          // one writer at a time
     mutable std::mutex state_mutex_;  // guards groups_ and every GroupLog's cached state
     std::map<raft::GroupId, std::unique_ptr<GroupLog>> groups_;

@@ -145,16 +145,20 @@ std::uint64_t estimated_map_bytes(const AppendRequest& request) {
 BatchWriter::BatchWriter(MDB_txn* txn, const Databases& databases, const CommittedState& committed)
     : txn_(txn), databases_(databases), state_(committed) {}
 
-int BatchWriter::stream_head(std::string_view stream, std::optional<std::uint64_t>& version) {
+int BatchWriter::stream_head(std::string_view stream, std::optional<StreamHead>& head) {
     MDB_val key = to_val(stream);
     MDB_val value{};
     const int rc = mdb_get(txn_, databases_.stream_heads, &key, &value);
     if (rc == MDB_NOTFOUND) {
-        version.reset();
+        head.reset();
         return 0;
     }
     if (rc == 0) {
-        version = position_from_key(to_view(value));
+        StreamHead parsed;
+        if (!parse_stream_head_value(to_view(value), parsed)) {
+            return MDB_CORRUPTED;
+        }
+        head = parsed;
     }
     return rc;
 }
@@ -203,9 +207,13 @@ int BatchWriter::apply(const AppendRequest& request, AppendResult& result) {
         ++stored;
     }
 
-    std::optional<std::uint64_t> current;
-    if (int rc = stream_head(request.stream, current); rc != 0) {
+    std::optional<StreamHead> head;
+    if (int rc = stream_head(request.stream, head); rc != 0) {
         return rc;
+    }
+    std::optional<std::uint64_t> current;
+    if (head) {
+        current = head->version;
     }
     if (stored == request.events.size()) {
         result = AppendResult{};
@@ -231,7 +239,8 @@ int BatchWriter::apply(const AppendRequest& request, AppendResult& result) {
 
     const std::uint64_t first_version = current ? *current + 1 : 0;
     const std::uint64_t first_position = state_.head_position + 1;
-    if (int rc = write_events(request, id_bytes, first_version); rc != 0) {
+    if (int rc = write_events(request, id_bytes, first_version, head ? head->position : 0);
+        rc != 0) {
         return rc;
     }
     result = AppendResult{};
@@ -242,7 +251,7 @@ int BatchWriter::apply(const AppendRequest& request, AppendResult& result) {
 }
 
 int BatchWriter::write_events(const AppendRequest& request, const std::string& id_bytes,
-                              std::uint64_t first_version) {
+                              std::uint64_t first_version, std::uint64_t previous_position) {
     for (std::size_t i = 0; i < request.events.size(); ++i) {
         const ProposedEvent& event = request.events[i];
         const std::uint64_t position = state_.head_position + 1;
@@ -251,7 +260,9 @@ int BatchWriter::write_events(const AppendRequest& request, const std::string& i
         const std::string log_key = position_key(position);
 
         record_buffer_.clear();
-        encode_record(record_buffer_, position, version, request.stream, id, event);
+        encode_record(record_buffer_, position, version, previous_position, request.stream, id,
+                      event);
+        previous_position = position;
         MDB_val key = to_val(log_key);
         MDB_val value = to_val(record_buffer_);
         // Positions only grow, so the log is always appended at its end.
@@ -259,12 +270,14 @@ int BatchWriter::write_events(const AppendRequest& request, const std::string& i
             return rc;
         }
 
-        const std::string stream_key = stream_index_key(request.stream, version);
-        key = to_val(stream_key);
-        value = to_val(log_key);
-        if (int rc = mdb_put(txn_, databases_.stream_index, &key, &value, MDB_NOOVERWRITE);
-            rc != 0) {
-            return rc;
+        if (version % kStreamIndexStride == 0) {
+            const std::string stream_key = stream_index_key(request.stream, version);
+            key = to_val(stream_key);
+            value = to_val(log_key);
+            if (int rc = mdb_put(txn_, databases_.stream_index, &key, &value, MDB_NOOVERWRITE);
+                rc != 0) {
+                return rc;
+            }
         }
 
         // Server-assigned timestamps mostly increase: append when the key is the new last.
@@ -289,8 +302,8 @@ int BatchWriter::write_events(const AppendRequest& request, const std::string& i
         ++events_written_;
         payload_bytes_written_ += event.data.size() + event.metadata.size();
     }
-    std::string head;
-    put_u64_be(head, first_version + request.events.size() - 1);
+    const std::string head =
+        stream_head_value({first_version + request.events.size() - 1, previous_position});
     MDB_val key = to_val(request.stream);
     MDB_val value = to_val(head);
     return mdb_put(txn_, databases_.stream_heads, &key, &value, 0);

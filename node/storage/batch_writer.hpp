@@ -8,6 +8,7 @@
 #include <string>
 
 #include "storage/event_store.hpp"
+#include "storage/index_keys.hpp"
 #include "storage/lmdb_environment.hpp"
 
 namespace annal::storage {
@@ -40,8 +41,8 @@ class BatchWriter {
 
   private:
     int write_events(const AppendRequest& request, const std::string& id_bytes,
-                     std::uint64_t first_version);
-    int stream_head(std::string_view stream, std::optional<std::uint64_t>& version);
+                     std::uint64_t first_version, std::uint64_t previous_position);
+    int stream_head(std::string_view stream, std::optional<StreamHead>& head);
 
     MDB_txn* txn_;
     const Databases& databases_;

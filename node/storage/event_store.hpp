@@ -85,6 +85,8 @@ enum class AppendStatus : std::uint8_t {
     StorageFull,           // map cannot grow or disk is full: nothing was written
     IoError,               // the commit failed: nothing was written
     ShuttingDown,          // the store is closing and did not take the request
+    NotLeader,             // replicated: this node is not the leader (see leader_hint)
+    NotCommitted,          // replicated: lost in a leadership change; retry (ids make it safe)
 };
 
 // Why an append was InvalidRequest (maps onto the API's error codes).
@@ -105,9 +107,27 @@ struct AppendResult {
     // Version of the stream's last event after the append (Ok), or now (conflict, and
     // deduplicated retries); nullopt when the stream has no events.
     std::optional<std::uint64_t> current_version;
-    bool deduplicated = false;  // every event id was already stored: positions are originals
-    std::string message;        // human-readable reason when status != Ok
+    bool deduplicated = false;    // every event id was already stored: positions are originals
+    std::string message;          // human-readable reason when status != Ok
+    std::string leader_hint;      // NotLeader: the leader's "host:port" ("" when unknown)
+    std::uint64_t leader_id = 0;  // NotLeader: the leader's node id (0 when unknown)
 };
+
+// Outcome of waiting until this node has applied everything committed before the call
+// (a linearizable read point).
+struct ReadBarrierResult {
+    enum class Status : std::uint8_t {
+        Ok,
+        NotLeader,
+        NoLeader,
+        Timeout,
+        ShuttingDown
+    } status = Status::Ok;
+    std::string leader_hint;
+    std::uint64_t leader_id = 0;
+    std::string message;
+};
+using ReadBarrierCallback = std::function<void(ReadBarrierResult)>;
 
 enum class Direction : std::uint8_t { Forwards, Backwards };
 
@@ -209,6 +229,11 @@ class EventStore {
     // except from inside the listener itself).
     virtual std::uint64_t add_commit_listener(CommitListener listener) = 0;
     virtual void remove_commit_listener(std::uint64_t token) = 0;
+
+    // Calls `done` once reads on this node see every write committed before this call.
+    // A single node sees its own commits at once; a replica first learns the cluster's
+    // commit index (ReadIndex). `done` may run on any thread and must not block.
+    virtual void read_barrier(ReadBarrierCallback done) { done(ReadBarrierResult{}); }
 
     // Stops taking appends (later ones complete with ShuttingDown), commits everything
     // already queued durably, completes it, and joins the committer. Idempotent; the

@@ -41,6 +41,23 @@ bool parse_stream_index_key(std::string_view key, std::string_view stream, std::
     return true;
 }
 
+std::string stream_head_value(StreamHead head) {
+    std::string value;
+    value.reserve(kStreamHeadBytes);
+    put_u64_be(value, head.version);
+    put_u64_be(value, head.position);
+    return value;
+}
+
+bool parse_stream_head_value(std::string_view value, StreamHead& head) {
+    if (value.size() != kStreamHeadBytes) {
+        return false;
+    }
+    head.version = get_u64_be(as_bytes(value.data()));
+    head.position = get_u64_be(as_bytes(value.data() + 8));
+    return true;
+}
+
 std::string time_key(std::int64_t timestamp_us, std::uint64_t position) {
     std::string key;
     key.reserve(kTimeKeyBytes);

@@ -9,9 +9,27 @@
 namespace annal::storage {
 namespace {
 
-constexpr unsigned kDatabaseCount = 6;
+constexpr unsigned kDatabaseCount = 8;
 constexpr std::string_view kFormatKey = "format";
-constexpr std::string_view kFormatValue = "annal-store-1";
+// 2: records chain to their stream's previous event; the stream index is sparse.
+constexpr std::string_view kFormatValue = "annal-store-2";
+constexpr std::string_view kRaftFormatValue = "annal-raft-log-1";
+
+// Writes the format marker into `dbi` on first use; refuses a different one.
+int check_format(MDB_txn* txn, MDB_dbi dbi, std::string_view expected, std::string& found) {
+    MDB_val key = to_val(kFormatKey);
+    MDB_val value{};
+    int rc = mdb_get(txn, dbi, &key, &value);
+    if (rc == 0 && to_view(value) != expected) {
+        found = std::string(to_view(value));
+        return MDB_INCOMPATIBLE;
+    }
+    if (rc == MDB_NOTFOUND) {
+        value = to_val(expected);
+        rc = mdb_put(txn, dbi, &key, &value, 0);
+    }
+    return rc;
+}
 
 std::uint64_t round_up(std::uint64_t value, std::uint64_t unit) {
     return (value + unit - 1) / unit * unit;
@@ -118,23 +136,29 @@ bool LmdbEnvironment::open_databases(std::string& error) {
                            {"stream_heads", &databases_.stream_heads},
                            {"time_index", &databases_.time_index},
                            {"event_ids", &databases_.event_ids},
-                           {"meta", &databases_.meta}};
+                           {"meta", &databases_.meta},
+                           {"raft_entries", &databases_.raft_entries},
+                           {"raft_state", &databases_.raft_state}};
     for (const Named& entry : named) {
         if (int rc = mdb_dbi_open(txn.get(), entry.name, MDB_CREATE, entry.dbi); rc != 0) {
             error = std::string("cannot open database ") + entry.name + ": " + lmdb_error(rc);
             return false;
         }
     }
-    MDB_val key = to_val(kFormatKey);
-    MDB_val value{};
-    int rc = mdb_get(txn.get(), databases_.meta, &key, &value);
-    if (rc == 0 && to_view(value) != kFormatValue) {
-        error = "unsupported store format '" + std::string(to_view(value)) + "'";
+    std::string found;
+    int rc = check_format(txn.get(), databases_.meta, kFormatValue, found);
+    if (rc == MDB_INCOMPATIBLE) {
+        error = "unsupported store format '" + found + "' (this build reads '" +
+                std::string(kFormatValue) +
+                "'; move away or empty a data directory written by an older build)";
         return false;
     }
-    if (rc == MDB_NOTFOUND) {
-        value = to_val(kFormatValue);
-        rc = mdb_put(txn.get(), databases_.meta, &key, &value, 0);
+    if (rc == 0) {
+        rc = check_format(txn.get(), databases_.raft_state, kRaftFormatValue, found);
+        if (rc == MDB_INCOMPATIBLE) {
+            error = "unsupported Raft log format '" + found + "' in " + directory_;
+            return false;
+        }
     }
     if (rc == 0) {
         rc = txn.commit();
@@ -209,6 +233,7 @@ LmdbEnvironment::Growth LmdbEnvironment::resize_to(std::uint64_t target, std::st
     MDB_envinfo info{};
     mdb_env_info(env_, &info);
     map_bytes_.store(info.me_mapsize, std::memory_order_relaxed);
+    map_grows_.fetch_add(1, std::memory_order_relaxed);
     return Growth::Grown;
 }
 

@@ -1,4 +1,5 @@
-// The LMDB side of the store: one environment with its named databases, RAII
+// The LMDB side of a node: one environment with its named databases (event tables and
+// the Raft log), RAII
 // transactions and cursors, and the map-size policy (grow before full, never past the
 // configured maximum, only while no transaction is open).
 #pragma once
@@ -32,6 +33,10 @@ struct Databases {
     MDB_dbi time_index = 0;
     MDB_dbi event_ids = 0;
     MDB_dbi meta = 0;
+    // The Raft log (replication::RaftLogStore) shares the environment, so one commit makes
+    // a log entry and its effect on the event tables durable together.
+    MDB_dbi raft_entries = 0;
+    MDB_dbi raft_state = 0;
 };
 
 // Aborts on destruction unless committed.
@@ -92,7 +97,7 @@ class LmdbEnvironment {
     MDB_env* env() const { return env_; }
     ResizeGate& gate() const { return gate_; }
 
-    // Committer thread only.
+    // The one writer thread (LMDB serializes writers; the map policy needs one owner).
     int begin_write(Transaction& out);
 
     // Map policy (committer thread only, with no write transaction open).
@@ -111,6 +116,7 @@ class LmdbEnvironment {
     // Safe from any thread (cached values).
     std::uint64_t map_bytes() const { return map_bytes_.load(std::memory_order_relaxed); }
     std::uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
+    std::uint64_t map_grows() const { return map_grows_.load(std::memory_order_relaxed); }
 
   private:
     bool open_databases(std::string& error);
@@ -123,6 +129,7 @@ class LmdbEnvironment {
     std::uint64_t page_bytes_ = 4096;
     std::atomic<std::uint64_t> map_bytes_{0};
     std::atomic<std::uint64_t> used_bytes_{0};
+    std::atomic<std::uint64_t> map_grows_{0};
     mutable ResizeGate gate_;
 };
 

@@ -9,11 +9,6 @@
 namespace annal::storage {
 namespace {
 
-std::uint64_t microseconds(std::chrono::steady_clock::duration elapsed) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
-    return us < 0 ? 0 : static_cast<std::uint64_t>(us);
-}
-
 std::size_t request_bytes(const AppendRequest& request) {
     std::size_t bytes = 0;
     for (const ProposedEvent& event : request.events) {
@@ -41,21 +36,12 @@ std::unique_ptr<EventStore> EventStore::open(const StoreOptions& options, std::s
     if (!environment) {
         return nullptr;
     }
-    CommittedState committed;
-    {
-        ReadTransaction txn(*environment);
-        int rc = txn.status();
-        if (rc == 0) {
-            rc = load_committed_state(txn.get(), environment->databases(), committed);
-        }
-        if (rc != 0) {
-            error = "cannot read the store's head: " + lmdb_error(rc);
-            return nullptr;
-        }
+    std::unique_ptr<EventTables> tables = EventTables::open(*environment, options.durable, error);
+    if (!tables) {
+        return nullptr;
     }
     try {
-        return std::make_unique<LmdbEventStore>(options, std::move(environment),
-                                                std::move(committed));
+        return std::make_unique<LmdbEventStore>(options, std::move(environment), std::move(tables));
     } catch (const std::exception& e) {  // the committer thread could not start
         error = std::string("cannot start the committer: ") + e.what();
         return nullptr;
@@ -63,12 +49,10 @@ std::unique_ptr<EventStore> EventStore::open(const StoreOptions& options, std::s
 }
 
 LmdbEventStore::LmdbEventStore(StoreOptions options, std::unique_ptr<LmdbEnvironment> environment,
-                               CommittedState committed)
+                               std::unique_ptr<EventTables> tables)
     : options_(std::move(options)),
       environment_(std::move(environment)),
-      reader_(*environment_),
-      committed_(std::move(committed)),
-      head_position_(committed_.head_position) {
+      tables_(std::move(tables)) {
     committer_ = std::thread([this] { run_committer(); });
 }
 
@@ -88,7 +72,7 @@ void LmdbEventStore::append(AppendRequest request, AppendCallback done) {
         std::lock_guard lock(queue_mutex_);
         if (!stopping_) {
             queue_.push_back(std::move(pending));
-            queued_.fetch_add(1, std::memory_order_relaxed);
+            tables_->add_queued(1);
             accepted = true;
         }
     }
@@ -119,7 +103,7 @@ void LmdbEventStore::run_committer() noexcept {
             complete(pending);
         }
         if (written) {
-            notify_listeners(committed_.head_position);
+            tables_->notify_listeners(tables_->head_position());
         }
     }
 }
@@ -141,7 +125,7 @@ std::vector<LmdbEventStore::PendingAppend> LmdbEventStore::take_batch() {
         batch.push_back(std::move(next));
         queue_.pop_front();
     }
-    queued_.fetch_sub(batch.size(), std::memory_order_relaxed);
+    tables_->add_queued(-static_cast<std::int64_t>(batch.size()));
     return batch;
 }
 
@@ -158,7 +142,7 @@ bool LmdbEventStore::write_batch(std::vector<PendingAppend>& batch) {
     std::string error;
     // Growing here, with no transaction open, is what keeps MDB_MAP_FULL rare.
     if (environment_->ensure_room(incoming, error) == LmdbEnvironment::Growth::Grown) {
-        map_grows_.fetch_add(1, std::memory_order_relaxed);
+        tables_->count_map_grow();
     }
     for (;;) {
         switch (try_write_batch(batch)) {
@@ -170,10 +154,10 @@ bool LmdbEventStore::write_batch(std::vector<PendingAppend>& batch) {
             case Outcome::MapFull:
                 break;
         }
-        map_full_retries_.fetch_add(1, std::memory_order_relaxed);
+        tables_->count_map_full_retry();
         const auto growth = environment_->grow_after_map_full(error);
         if (growth == LmdbEnvironment::Growth::Grown) {
-            map_grows_.fetch_add(1, std::memory_order_relaxed);
+            tables_->count_map_grow();
             continue;
         }
         fail_all(batch, AppendStatus::StorageFull,
@@ -195,7 +179,7 @@ LmdbEventStore::Outcome LmdbEventStore::try_write_batch(std::vector<PendingAppen
         fail_with_code(batch, rc, "cannot begin a write transaction");
         return Outcome::Failed;
     }
-    BatchWriter writer(txn.get(), environment_->databases(), committed_);
+    BatchWriter writer(txn.get(), environment_->databases(), tables_->committed());
     for (PendingAppend& pending : batch) {
         const int rc = writer.apply(pending.request, pending.result);
         if (rc == MDB_MAP_FULL) {
@@ -227,14 +211,7 @@ LmdbEventStore::Outcome LmdbEventStore::try_write_batch(std::vector<PendingAppen
         }
         return Outcome::Failed;
     }
-    committed_ = writer.state();
-    head_position_.store(committed_.head_position, std::memory_order_release);
-    environment_->refresh_used_bytes();
-    events_.fetch_add(writer.events_written(), std::memory_order_relaxed);
-    bytes_.fetch_add(writer.payload_bytes_written(), std::memory_order_relaxed);
-    commits_.fetch_add(1, std::memory_order_relaxed);
-    batch_events_.record(writer.events_written());
-    commit_latency_us_.record(microseconds(Clock::now() - started));
+    tables_->record_commit(writer, Clock::now() - started);
     return Outcome::Committed;
 }
 
@@ -258,35 +235,8 @@ void LmdbEventStore::fail_all(std::vector<PendingAppend>& batch, AppendStatus st
     }
 }
 
-void LmdbEventStore::count_result(const AppendResult& result) {
-    switch (result.status) {
-        case AppendStatus::Ok:
-            appends_.fetch_add(1, std::memory_order_relaxed);
-            if (result.deduplicated) {
-                deduplicated_.fetch_add(1, std::memory_order_relaxed);
-            }
-            return;
-        case AppendStatus::WrongExpectedVersion:
-            wrong_expected_version_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        case AppendStatus::InvalidRequest:
-            invalid_requests_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        case AppendStatus::StorageFull:
-            storage_full_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        case AppendStatus::IoError:
-            io_errors_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        case AppendStatus::ShuttingDown:
-            shutting_down_.fetch_add(1, std::memory_order_relaxed);
-            return;
-    }
-}
-
 void LmdbEventStore::complete(PendingAppend& pending) noexcept {
-    count_result(pending.result);
-    append_latency_us_.record(microseconds(Clock::now() - pending.enqueued));
+    tables_->record_result(pending.result, pending.enqueued);
     if (!pending.done) {
         return;
     }
@@ -297,83 +247,45 @@ void LmdbEventStore::complete(PendingAppend& pending) noexcept {
     }
 }
 
-void LmdbEventStore::notify_listeners(std::uint64_t head) noexcept {
-    std::lock_guard lock(listeners_mutex_);
-    for (auto& [token, listener] : listeners_) {
-        try {
-            listener(head);
-        } catch (...) {
-            // Same rule as completions: never let a listener take the committer down.
-        }
-    }
-}
-
 ReadResult LmdbEventStore::read_stream(const std::string& stream, std::uint64_t from_version,
                                        Direction direction, std::size_t limit) const {
-    return reader_.read_stream(stream, from_version, direction, limit);
+    return tables_->read_stream(stream, from_version, direction, limit);
 }
 
 ReadResult LmdbEventStore::read_all(std::uint64_t from_position, Direction direction,
                                     std::size_t limit) const {
-    return reader_.read_all(from_position, direction, limit);
+    return tables_->read_all(from_position, direction, limit);
 }
 
 ReadResult LmdbEventStore::read_time_range(std::int64_t from_us, std::int64_t to_us,
                                            std::size_t limit) const {
-    return reader_.read_time(from_us, 0, false, to_us, limit);
+    return tables_->read_time_range(from_us, to_us, limit);
 }
 
 ReadResult LmdbEventStore::read_time_range_after(std::int64_t after_us,
                                                  std::uint64_t after_position, std::int64_t to_us,
                                                  std::size_t limit) const {
-    return reader_.read_time(after_us, after_position, true, to_us, limit);
+    return tables_->read_time_range_after(after_us, after_position, to_us, limit);
 }
 
 std::optional<std::uint64_t> LmdbEventStore::stream_version(const std::string& stream) const {
-    return reader_.stream_version(stream);
+    return tables_->stream_version(stream);
 }
 
 std::uint64_t LmdbEventStore::head_position() const {
-    return head_position_.load(std::memory_order_acquire);
+    return tables_->head_position();
 }
 
 StoreStats LmdbEventStore::stats() const {
-    StoreStats stats;
-    stats.appends = appends_.load(std::memory_order_relaxed);
-    stats.events = events_.load(std::memory_order_relaxed);
-    stats.bytes = bytes_.load(std::memory_order_relaxed);
-    stats.commits = commits_.load(std::memory_order_relaxed);
-    stats.head_position = head_position();
-    stats.map_bytes = environment_->map_bytes();
-    stats.map_used_bytes = environment_->used_bytes();
-    stats.map_grows = map_grows_.load(std::memory_order_relaxed);
-    stats.map_full_retries = map_full_retries_.load(std::memory_order_relaxed);
-    stats.deduplicated = deduplicated_.load(std::memory_order_relaxed);
-    stats.wrong_expected_version = wrong_expected_version_.load(std::memory_order_relaxed);
-    stats.invalid_requests = invalid_requests_.load(std::memory_order_relaxed);
-    stats.storage_full = storage_full_.load(std::memory_order_relaxed);
-    stats.io_errors = io_errors_.load(std::memory_order_relaxed);
-    stats.shutting_down = shutting_down_.load(std::memory_order_relaxed);
-    stats.queued_requests = queued_.load(std::memory_order_relaxed);
-    stats.durable = options_.durable;
-    stats.batch_events = batch_events_.snapshot();
-    stats.commit_latency_us = commit_latency_us_.snapshot();
-    stats.append_latency_us = append_latency_us_.snapshot();
-    return stats;
+    return tables_->stats();
 }
 
 std::uint64_t LmdbEventStore::add_commit_listener(CommitListener listener) {
-    std::lock_guard lock(listeners_mutex_);
-    const std::uint64_t token = next_listener_token_++;
-    listeners_.emplace_back(token, std::move(listener));
-    return token;
+    return tables_->add_commit_listener(std::move(listener));
 }
 
 void LmdbEventStore::remove_commit_listener(std::uint64_t token) {
-    // Holding the mutex the committer notifies under: once this returns, the listener is
-    // not running and will not be called again.
-    std::lock_guard lock(listeners_mutex_);
-    std::erase_if(listeners_, [token](const auto& entry) { return entry.first == token; });
+    tables_->remove_commit_listener(token);
 }
 
 void LmdbEventStore::close() {

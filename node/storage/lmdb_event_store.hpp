@@ -1,6 +1,6 @@
-// EventStore on LMDB: the append queue, the committer thread (group commit), commit
-// listeners and statistics. Validation and writing of a batch live in BatchWriter, reads
-// in StoreReader, the environment and map policy in LmdbEnvironment.
+// EventStore on LMDB: the append queue and the committer thread (group commit).
+// Validation and writing of a batch live in BatchWriter; reads, commit listeners and
+// statistics in EventTables; the environment and map policy in LmdbEnvironment.
 #pragma once
 
 #include <atomic>
@@ -14,9 +14,8 @@
 
 #include "storage/batch_writer.hpp"
 #include "storage/event_store.hpp"
-#include "storage/histogram.hpp"
+#include "storage/event_tables.hpp"
 #include "storage/lmdb_environment.hpp"
-#include "storage/store_reader.hpp"
 
 namespace annal::storage {
 
@@ -24,7 +23,7 @@ class LmdbEventStore final : public EventStore {
   public:
     // Use EventStore::open().
     LmdbEventStore(StoreOptions options, std::unique_ptr<LmdbEnvironment> environment,
-                   CommittedState committed);
+                   std::unique_ptr<EventTables> tables);
     ~LmdbEventStore() override;
     LmdbEventStore(const LmdbEventStore&) = delete;
     LmdbEventStore& operator=(const LmdbEventStore&) = delete;
@@ -66,14 +65,10 @@ class LmdbEventStore final : public EventStore {
     void fail_all(std::vector<PendingAppend>& batch, AppendStatus status,
                   const std::string& message);
     void complete(PendingAppend& pending) noexcept;
-    void notify_listeners(std::uint64_t head) noexcept;
-    void count_result(const AppendResult& result);
 
     const StoreOptions options_;
     std::unique_ptr<LmdbEnvironment> environment_;
-    StoreReader reader_;
-    CommittedState committed_;  // committer thread only
-    std::atomic<std::uint64_t> head_position_;
+    std::unique_ptr<EventTables> tables_;
     bool broken_ = false;  // committer thread only: LMDB panicked, appends fail
 
     std::mutex queue_mutex_;
@@ -82,27 +77,6 @@ class LmdbEventStore final : public EventStore {
     bool stopping_ = false;
     std::mutex close_mutex_;
     std::thread committer_;
-
-    std::mutex listeners_mutex_;
-    std::vector<std::pair<std::uint64_t, CommitListener>> listeners_;
-    std::uint64_t next_listener_token_ = 1;
-
-    std::atomic<std::uint64_t> appends_{0};
-    std::atomic<std::uint64_t> events_{0};
-    std::atomic<std::uint64_t> bytes_{0};
-    std::atomic<std::uint64_t> commits_{0};
-    std::atomic<std::uint64_t> map_grows_{0};
-    std::atomic<std::uint64_t> map_full_retries_{0};
-    std::atomic<std::uint64_t> deduplicated_{0};
-    std::atomic<std::uint64_t> wrong_expected_version_{0};
-    std::atomic<std::uint64_t> invalid_requests_{0};
-    std::atomic<std::uint64_t> storage_full_{0};
-    std::atomic<std::uint64_t> io_errors_{0};
-    std::atomic<std::uint64_t> shutting_down_{0};
-    std::atomic<std::uint64_t> queued_{0};
-    AtomicHistogram batch_events_;
-    AtomicHistogram commit_latency_us_;
-    AtomicHistogram append_latency_us_;
 };
 
 }  // namespace annal::storage

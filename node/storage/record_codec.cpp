@@ -31,7 +31,8 @@ std::size_t encoded_record_size(std::size_t stream_bytes, const ProposedEvent& e
 }
 
 void encode_record(std::string& out, std::uint64_t position, std::uint64_t version,
-                   std::string_view stream, std::string_view id_bytes, const ProposedEvent& event) {
+                   std::uint64_t previous_position, std::string_view stream,
+                   std::string_view id_bytes, const ProposedEvent& event) {
     const std::size_t start = out.size();
     out.reserve(start + encoded_record_size(stream.size(), event));
     out.push_back(static_cast<char>(kRecordFormatVersion));
@@ -44,6 +45,7 @@ void encode_record(std::string& out, std::uint64_t position, std::uint64_t versi
     put_u16_be(out, static_cast<std::uint16_t>(event.type.size()));
     put_u32_be(out, static_cast<std::uint32_t>(event.data.size()));
     put_u32_be(out, static_cast<std::uint32_t>(event.metadata.size()));
+    put_u64_be(out, previous_position);
     out.append(stream);
     out.append(event.type);
     out.append(event.data);
@@ -56,7 +58,8 @@ void encode_record(std::string& out, std::uint64_t position, std::uint64_t versi
     out.replace(start + kChecksumOffset, 4, checksum);
 }
 
-DecodeResult decode_record(std::uint64_t position, std::string_view bytes, StoredEvent& event) {
+DecodeResult decode_record(std::uint64_t position, std::string_view bytes, StoredEvent& event,
+                           std::uint64_t* previous_position) {
     if (bytes.size() < kRecordHeaderBytes) {
         return {DecodeStatus::Corrupt, "record shorter than its header"};
     }
@@ -88,6 +91,9 @@ DecodeResult decode_record(std::uint64_t position, std::string_view bytes, Store
     event.data.assign(bytes.substr(offset, data_len));
     offset += data_len;
     event.metadata.assign(bytes.substr(offset, metadata_len));
+    if (previous_position != nullptr) {
+        *previous_position = get_u64_be(p + 50);
+    }
     return {};
 }
 

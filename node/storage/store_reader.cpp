@@ -1,5 +1,8 @@
 #include "storage/store_reader.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "storage/index_keys.hpp"
 #include "storage/record_codec.hpp"
 
@@ -20,7 +23,7 @@ ReadResult io_failure(const char* what, int rc) {
 // Loads and verifies the record at `position`; on failure `result` becomes the error and
 // nothing read so far is served.
 bool load_event(MDB_txn* txn, const Databases& databases, std::uint64_t position,
-                ReadResult& result, StoredEvent& event) {
+                ReadResult& result, StoredEvent& event, std::uint64_t* previous = nullptr) {
     const std::string key_bytes = position_key(position);
     MDB_val key = to_val(key_bytes);
     MDB_val value{};
@@ -34,7 +37,7 @@ bool load_event(MDB_txn* txn, const Databases& databases, std::uint64_t position
         result = io_failure("reading the event log", rc);
         return false;
     }
-    const DecodeResult decoded = decode_record(position, to_view(value), event);
+    const DecodeResult decoded = decode_record(position, to_view(value), event, previous);
     if (decoded.status != DecodeStatus::Ok) {
         result =
             failure(ReadStatus::Corrupt, "corrupt record at position " + std::to_string(position) +
@@ -63,42 +66,83 @@ ReadResult StoreReader::read_stream(const std::string& stream, std::uint64_t fro
         return io_failure("beginning a read", txn.status());
     }
     const Databases& databases = environment_.databases();
-    Cursor cursor(txn.get(), databases.stream_index);
-    if (cursor.open_status() != 0) {
-        return io_failure("opening a cursor", cursor.open_status());
-    }
-    const std::string start = stream_index_key(stream, from_version);
-    MDB_val key = to_val(start);
+    StreamHead head;
+    MDB_val key = to_val(stream);
     MDB_val value{};
-    int rc = cursor.get(key, value, MDB_SET_RANGE);
-    MDB_cursor_op step = MDB_NEXT;
-    if (direction == Direction::Backwards) {
-        step = MDB_PREV;
-        if (rc == MDB_NOTFOUND) {
-            rc = cursor.get(key, value, MDB_LAST);
-        } else if (rc == 0 && to_view(key) != start) {
-            rc = cursor.get(key, value, MDB_PREV);
-        }
+    int rc = mdb_get(txn.get(), databases.stream_heads, &key, &value);
+    if (rc == MDB_NOTFOUND) {
+        return result;
     }
-    while (rc == 0 && result.events.size() < limit) {
-        std::uint64_t version = 0;
-        if (!parse_stream_index_key(to_view(key), stream, version)) {
-            break;  // walked past this stream's entries
+    if (rc != 0) {
+        return io_failure("reading the stream head", rc);
+    }
+    if (!parse_stream_head_value(to_view(value), head)) {
+        return failure(ReadStatus::Corrupt, "malformed head of stream '" + stream + "'");
+    }
+
+    // The versions wanted, [first, last], clipped to what exists.
+    const std::uint64_t span = std::min<std::uint64_t>(limit, head.version + 1) - 1;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    if (direction == Direction::Forwards) {
+        if (from_version > head.version) {
+            return result;
         }
-        const std::uint64_t position = position_from_key(to_view(value));
+        first = from_version;
+        last = std::min(head.version, first + span);
+    } else {
+        last = std::min(from_version, head.version);
+        first = last >= span ? last - span : 0;
+    }
+
+    // The nearest known position at or above `last`: the next indexed version, or the head.
+    std::uint64_t version = head.version;
+    std::uint64_t position = head.position;
+    const std::uint64_t indexed =
+        (last + kStreamIndexStride - 1) / kStreamIndexStride * kStreamIndexStride;
+    if (indexed < head.version) {
+        const std::string index_key = stream_index_key(stream, indexed);
+        key = to_val(index_key);
+        rc = mdb_get(txn.get(), databases.stream_index, &key, &value);
+        if (rc == MDB_NOTFOUND) {
+            return failure(ReadStatus::Corrupt, "stream index entry missing for '" + stream +
+                                                    "' version " + std::to_string(indexed));
+        }
+        if (rc != 0) {
+            return io_failure("reading the stream index", rc);
+        }
+        version = indexed;
+        position = position_from_key(to_view(value));
+    }
+
+    // Walk the stream's chain back from there to `first`.
+    std::vector<StoredEvent> walked;
+    walked.reserve(last - first + 1);
+    for (;;) {
         StoredEvent event;
-        if (!load_event(txn.get(), databases, position, result, event)) {
+        std::uint64_t previous = 0;
+        if (!load_event(txn.get(), databases, position, result, event, &previous)) {
             return result;
         }
         if (event.stream != stream || event.version != version) {
-            return index_mismatch(position, "stream index");
+            return index_mismatch(position, "stream chain");
         }
-        result.events.push_back(std::move(event));
-        rc = cursor.get(key, value, step);
+        if (version <= last) {
+            walked.push_back(std::move(event));
+        }
+        if (version == first) {
+            break;
+        }
+        if (previous == 0 || previous >= position) {
+            return index_mismatch(position, "stream chain");
+        }
+        position = previous;
+        --version;
     }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        return io_failure("walking the stream index", rc);
+    if (direction == Direction::Forwards) {
+        std::reverse(walked.begin(), walked.end());
     }
+    result.events = std::move(walked);
     return result;
 }
 
@@ -215,7 +259,14 @@ std::optional<std::uint64_t> StoreReader::stream_version(const std::string& stre
         }
         return std::nullopt;
     }
-    return position_from_key(to_view(value));
+    StreamHead head;
+    if (!parse_stream_head_value(to_view(value), head)) {
+        if (error != nullptr) {
+            *error = "malformed head of stream '" + stream + "'";
+        }
+        return std::nullopt;
+    }
+    return head.version;
 }
 
 }  // namespace annal::storage

@@ -17,8 +17,10 @@
 #include "op/controller.hpp"
 #include "op/event_recorder.hpp"
 #include "op/http_endpoint.hpp"
+#include "op/http_membership_source.hpp"
 #include "op/logger.hpp"
 #include "op/metrics.hpp"
+#include "op/node_admin_client.hpp"
 #include "op/reconciler.hpp"
 
 namespace {
@@ -64,6 +66,8 @@ int main(int argc, char** argv) {
     int workers = 2;
     double resync = 60;
     std::string fail_at_step;
+    std::string membership_mode = "http";
+    double node_admin_timeout = 2;
     app.add_option("--kubeconfig", kubeconfig_path,
                    "kubeconfig file (default $KUBECONFIG, else the in-cluster config)");
     app.add_option("--namespace", watch_namespace, "namespace to watch (default: all)");
@@ -80,6 +84,15 @@ int main(int argc, char** argv) {
     app.add_option("--id", identity, "identity in the Lease (default: hostname-pid)");
     app.add_option("--workers", workers, "concurrent reconciles")->check(CLI::Range(1, 64));
     app.add_option("--resync", resync, "seconds between full resyncs")->capture_default_str();
+    app.add_option("--membership", membership_mode,
+                   "where status.members/leader come from: http (the nodes' GET /admin/cluster) "
+                   "or none (left empty; for tests without real nodes)")
+        ->check(CLI::IsMember({"http", "none"}))
+        ->capture_default_str();
+    app.add_option("--node-admin-timeout", node_admin_timeout,
+                   "seconds to wait for a node's /admin/cluster")
+        ->check(CLI::Range(0.1, 60.0))
+        ->capture_default_str();
     app.add_option("--test-exit-at-step", fail_at_step,
                    "testing only: _exit(3) when a reconcile reaches this step (e.g. StatefulSet)")
         ->group("");
@@ -160,7 +173,12 @@ int main(int argc, char** argv) {
     });
 
     op::EventRecorder events(client, "annal-operator");
-    op::NoMembershipSource membership;
+    op::CppRestNodeAdminClient node_admin(millis(node_admin_timeout));
+    op::HttpMembershipSource http_membership(client, node_admin);
+    op::NoMembershipSource no_membership;
+    op::MembershipSource& membership = membership_mode == "http"
+                                           ? static_cast<op::MembershipSource&>(http_membership)
+                                           : static_cast<op::MembershipSource&>(no_membership);
     op::Reconciler reconciler(client, events, membership, pdb_version);
     if (!fail_at_step.empty()) {
         reconciler.set_step_hook([fail_at_step](const std::string& step) {

@@ -111,7 +111,7 @@ TEST_CASE("paused, errors and membership are reported") {
 
     Observation with_members;
     with_members.stateful_set = sts(3, 3, 3, 3);
-    with_members.membership = MembershipView{{{"demo-0", "1", "leader", true, 0}}, "demo-0"};
+    with_members.membership = MembershipView{{{"demo-0", "1", "leader", true, 0}}, "demo-0", ""};
     json s = compute_status(three(), with_members, json(), "T");
     CHECK(s["leader"] == "demo-0");
     CHECK(s["members"][0]["role"] == "leader");

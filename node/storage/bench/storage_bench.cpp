@@ -2,7 +2,7 @@
 // threads each appending synchronously (one request in flight per thread), straight
 // against the store (no HTTP). Usage:
 //   annal_storage_bench [--dir D] [--threads N] [--events-per-append K] [--event-bytes B]
-//                       [--seconds S] [--no-fsync]
+//                       [--seconds S] [--no-fsync] [--streams K] [--ordered-ids]
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
@@ -34,6 +34,8 @@ struct Options {
     std::size_t event_bytes = 256;
     double seconds = 5.0;
     bool durable = true;
+    int streams = 0;           // 0: one stream per thread; K: thread t appends to stream t % K
+    bool ordered_ids = false;  // ids from one global counter (like time-ordered v7 ids)
 };
 
 bool parse(int argc, char** argv, Options& options) {
@@ -43,6 +45,10 @@ bool parse(int argc, char** argv, Options& options) {
         const char* v = nullptr;
         if (arg == "--no-fsync") {
             options.durable = false;
+            continue;
+        }
+        if (arg == "--ordered-ids") {
+            options.ordered_ids = true;
             continue;
         }
         if ((v = value()) == nullptr) {
@@ -57,6 +63,8 @@ bool parse(int argc, char** argv, Options& options) {
             options.events_per_append = std::max(1, std::atoi(v));
         } else if (arg == "--event-bytes") {
             options.event_bytes = static_cast<std::size_t>(std::max(0, std::atoi(v)));
+        } else if (arg == "--streams") {
+            options.streams = std::max(0, std::atoi(v));
         } else if (arg == "--seconds") {
             options.seconds = std::atof(v);
         } else {
@@ -134,6 +142,7 @@ int main(int argc, char** argv) {
     const std::string payload(options.event_bytes, 'x');
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> failures{0};
+    std::atomic<std::uint64_t> next_ordered_id{1};
     std::vector<std::vector<std::uint64_t>> latencies(static_cast<std::size_t>(options.threads));
     std::vector<std::thread> threads;
     const auto started = Clock::now();
@@ -147,11 +156,15 @@ int main(int argc, char** argv) {
                                             .count();
             while (!stop.load(std::memory_order_relaxed)) {
                 AppendRequest request;
-                request.stream = "bench-" + std::to_string(t);
+                request.stream =
+                    "bench-" + std::to_string(options.streams > 0 ? t % options.streams : t);
                 for (int e = 0; e < options.events_per_append; ++e) {
                     ProposedEvent event;
+                    ++sequence;
                     event.id =
-                        make_uuid(static_cast<std::uint64_t>(t) << 32 | ::getpid(), ++sequence);
+                        options.ordered_ids
+                            ? make_uuid(1, next_ordered_id.fetch_add(1))
+                            : make_uuid(static_cast<std::uint64_t>(t) << 32 | ::getpid(), sequence);
                     event.type = "BenchEvent";
                     event.timestamp_us = now_us + static_cast<std::int64_t>(sequence);
                     event.data = payload;

@@ -23,6 +23,17 @@ json compute_status(const ClusterSpec& c, const Observation& observed, const jso
     const bool rolled_out = exists && sts_observed && sts_spec_replicas == c.replicas &&
                             current == c.replicas && updated == c.replicas && revision_current;
     const int quorum = c.replicas / 2 + 1;
+    // Only an observed membership without a leader counts: the source may be switched off.
+    const bool leader_unknown = observed.membership && observed.membership->leader.empty();
+    const std::string leader_problem =
+        leader_unknown ? "no leader: " + observed.membership->problem : std::string();
+    std::string unhealthy;  // members the leader reports unhealthy, "a, b"
+    if (observed.membership && !leader_unknown) {
+        for (const auto& m : observed.membership->members) {
+            if (!m.healthy)
+                unhealthy += (unhealthy.empty() ? "" : ", ") + m.name;
+        }
+    }
 
     json status = {{"replicas", current},
                    {"readyReplicas", ready},
@@ -52,6 +63,10 @@ json compute_status(const ClusterSpec& c, const Observation& observed, const jso
         conditions = set_condition(
             conditions,
             {"Ready", "False", "StatefulSetMissing", "the StatefulSet does not exist yet", g}, now);
+    } else if (ready >= c.replicas && rolled_out && leader_unknown) {
+        conditions = set_condition(
+            conditions, {"Ready", "False", "LeaderUnknown", counts + ", " + leader_problem, g},
+            now);
     } else if (ready >= c.replicas && rolled_out) {
         conditions =
             set_condition(conditions, {"Ready", "True", "AllMembersReady", counts, g}, now);
@@ -94,9 +109,17 @@ json compute_status(const ClusterSpec& c, const Observation& observed, const jso
             {"Degraded", "True", "QuorumUnavailable",
              "fewer than a majority (" + std::to_string(quorum) + ") of members are ready", g},
             now);
+    } else if (exists && rolled_out && leader_unknown) {
+        conditions = set_condition(conditions,
+                                   {"Degraded", "True", "LeaderUnknown", leader_problem, g}, now);
     } else if (exists && rolled_out && ready < c.replicas) {
         conditions =
             set_condition(conditions, {"Degraded", "True", "MembersUnavailable", counts, g}, now);
+    } else if (exists && rolled_out && !unhealthy.empty()) {
+        conditions = set_condition(
+            conditions,
+            {"Degraded", "True", "MembersUnhealthy", "unhealthy for the leader: " + unhealthy, g},
+            now);
     } else {
         conditions = set_condition(
             conditions, {"Degraded", "False", "AsExpected", "no problem detected", g}, now);

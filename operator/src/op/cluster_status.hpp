@@ -21,11 +21,13 @@ struct MemberStatus {
 
 struct MembershipView {
     std::vector<MemberStatus> members;
-    std::string leader;
+    std::string leader;   // pod name; empty when no leader is known
+    std::string problem;  // why the leader is unknown (for the conditions); empty otherwise
 };
 
-// The seam for the node admin API (the replicated-node issue): the membership issue
-// plugs a real source in; until then the view is unknown and status.members stays empty.
+// Where status.members and status.leader come from: HttpMembershipSource asks the nodes'
+// admin API (op/http_membership_source.hpp); nullopt means "not observed" and leaves
+// status.members empty without affecting the conditions.
 class MembershipSource {
   public:
     virtual ~MembershipSource() = default;

@@ -16,6 +16,8 @@ using nlohmann::json;
 namespace res = kube::resources;
 using namespace std::chrono_literals;
 
+constexpr std::chrono::milliseconds kMembershipRecheck = 10000ms;
+
 std::string now_text() {
     return kube::format_time(std::chrono::system_clock::now());
 }
@@ -28,6 +30,15 @@ bool owned_by(const json& object, const std::string& uid) {
     const json refs = object.value("/metadata/ownerReferences"_json_pointer, json::array());
     return std::any_of(refs.begin(), refs.end(),
                        [&](const json& r) { return r.value("uid", std::string()) == uid; });
+}
+
+// Leader changes and lag show up in no watched object, so a cluster whose members are
+// observed is looked at again periodically.
+std::chrono::milliseconds membership_requeue(const Observation& observed,
+                                             std::chrono::milliseconds requeue) {
+    if (!observed.membership)
+        return requeue;
+    return requeue == 0ms ? kMembershipRecheck : std::min(requeue, kMembershipRecheck);
 }
 
 // Spec changes bump metadata.generation; objects without one (Services, ConfigMaps) are
@@ -328,7 +339,9 @@ ReconcileResult Reconciler::reconcile(const std::string& ns, const std::string& 
         kube::Result sts = client_.get(res::stateful_sets(), c.ns, stateful_set_name(c));
         if (sts.ok())
             observed.stateful_set = sts.body;
-        return finish(cr, c, observed, 0ms);
+        // Status is still reported while paused: observing the members changes nothing.
+        observed.membership = membership_.view(c);
+        return finish(cr, c, observed, membership_requeue(observed, 0ms));
     }
     if (!ensure_finalizer(c, c.on_delete == VolumePolicy::Delete)) {
         return {false, "cannot update the finalizer", 0ms};
@@ -388,7 +401,7 @@ ReconcileResult Reconciler::reconcile(const std::string& ns, const std::string& 
     }
     observed.membership = membership_.view(c);
     step("Status");
-    return finish(cr, c, observed, requeue);
+    return finish(cr, c, observed, membership_requeue(observed, requeue));
 }
 
 }  // namespace annal::op

@@ -46,10 +46,10 @@ raft::Storage& create(RaftLogStore& store, raft::GroupId group,
 
 // Entry keys of `group` physically present in LMDB (garbage included).
 std::size_t stored_entry_count(const RaftLogStore& store, raft::GroupId group) {
-    const LogEnvironment& env = store.environment();
-    LogEnvironment::Reader reader(env);
-    REQUIRE(reader.status == 0);
-    storage::Cursor cursor(reader.txn.get(), env.entries());
+    const storage::LmdbEnvironment& env = store.environment();
+    storage::ReadTransaction reader(env);
+    REQUIRE(reader.status() == 0);
+    storage::Cursor cursor(reader.get(), env.databases().raft_entries);
     const std::string start = entry_key(group, 0);
     MDB_val k = storage::to_val(start);
     MDB_val v{};
@@ -67,14 +67,14 @@ std::size_t stored_entry_count(const RaftLogStore& store, raft::GroupId group) {
 // Overwrites one raw value in a closed store's environment.
 void overwrite_raw(const std::string& directory, bool entries_db, const std::string& key,
                    const std::function<void(std::string&)>& damage) {
-    LogEnvironmentOptions options;
+    storage::StoreOptions options;
     options.directory = directory;
     std::string error;
-    auto env = LogEnvironment::open(options, error);
+    auto env = storage::LmdbEnvironment::open(options, error);
     REQUIRE_MESSAGE(env, error);
     storage::Transaction txn;
     REQUIRE(env->begin_write(txn) == 0);
-    const MDB_dbi dbi = entries_db ? env->entries() : env->state();
+    const MDB_dbi dbi = entries_db ? env->databases().raft_entries : env->databases().raft_state;
     MDB_val k = storage::to_val(key);
     MDB_val v{};
     REQUIRE(mdb_get(txn.get(), dbi, &k, &v) == 0);

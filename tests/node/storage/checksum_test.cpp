@@ -59,12 +59,14 @@ TEST_CASE("every flipped bit of a record is detected") {
     event.metadata = "meta";
     const std::string id = *event_id_to_bytes(event.id);
     std::string record;
-    encode_record(record, 42, 7, "stream", id, event);
+    encode_record(record, 42, 7, 30, "stream", id, event);
     CHECK(record.size() == encoded_record_size(6, event));
     CHECK(static_cast<std::uint8_t>(record[0]) == kRecordFormatVersion);
 
     StoredEvent decoded;
-    REQUIRE(decode_record(42, record, decoded).status == DecodeStatus::Ok);
+    std::uint64_t previous = 0;
+    REQUIRE(decode_record(42, record, decoded, &previous).status == DecodeStatus::Ok);
+    CHECK(previous == 30);
     CHECK(decoded.position == 42);
     CHECK(decoded.version == 7);
     CHECK(decoded.stream == "stream");

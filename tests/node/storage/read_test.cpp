@@ -2,8 +2,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <string>
 #include <utility>
 
+#include "storage/index_keys.hpp"
 #include "store_fixture.hpp"
 
 using namespace annal::storage;
@@ -134,4 +137,82 @@ TEST_CASE("time ranges are half-open and ordered by (timestamp, position)") {
     }
     CHECK(positions_of(store->read_time_range_after(50, 1, kMax, 10)) == V{4, 7, 9});
     CHECK(positions_of(store->read_time_range_after(50, 4, 51, 10)) == V{7});
+}
+
+TEST_CASE("the sparse stream index answers every read like a full index would") {
+    // Streams of lengths around multiples of the index stride, appended interleaved in
+    // batches of varying size; every (from, direction, limit) is checked against a model.
+    TempDir dir;
+    auto store = open_store(test_options(dir.str()));
+    const std::uint64_t stride = kStreamIndexStride;
+    const std::vector<std::pair<std::string, std::uint64_t>> lengths = {{"s-short", 3},
+                                                                        {"s-stride", stride},
+                                                                        {"s-stride+1", stride + 1},
+                                                                        {"s-long", 3 * stride + 5},
+                                                                        {"s-two", 2 * stride - 1}};
+    std::map<std::string, std::vector<std::uint64_t>> model;  // stream -> positions by version
+    std::uint64_t position = 0;
+    bool progress = true;
+    for (std::size_t round = 0; progress; ++round) {
+        progress = false;
+        for (const auto& [stream, length] : lengths) {
+            auto& positions = model[stream];
+            if (positions.size() >= length) {
+                continue;
+            }
+            const std::size_t batch =
+                std::min<std::size_t>(1 + round % 4, length - positions.size());
+            REQUIRE(
+                append_sync(*store, make_request(stream, ExpectedVersion::any(), batch)).status ==
+                AppendStatus::Ok);
+            for (std::size_t i = 0; i < batch; ++i) {
+                positions.push_back(++position);
+            }
+            progress = true;
+        }
+    }
+    auto check_all = [&](const EventStore& reader) {
+        for (const auto& [stream, positions] : model) {
+            const std::uint64_t head = positions.size() - 1;
+            CHECK(reader.stream_version(stream) == head);
+            for (std::uint64_t from = 0; from <= head + 2; ++from) {
+                for (const std::size_t limit : {std::size_t{1}, std::size_t{2}, std::size_t{7},
+                                                std::size_t{stride}, std::size_t{1000}}) {
+                    V expected_forwards;
+                    for (std::uint64_t v = from; v <= head && expected_forwards.size() < limit;
+                         ++v) {
+                        expected_forwards.push_back(positions[v]);
+                    }
+                    V expected_backwards;
+                    for (std::uint64_t v = std::min(from, head) + 1;
+                         v-- > 0 && expected_backwards.size() < limit;) {
+                        expected_backwards.push_back(positions[v]);
+                    }
+                    CAPTURE(stream);
+                    CAPTURE(from);
+                    CAPTURE(limit);
+                    const auto forwards =
+                        reader.read_stream(stream, from, Direction::Forwards, limit);
+                    REQUIRE(forwards.status == ReadStatus::Ok);
+                    CHECK(positions_of(forwards) == expected_forwards);
+                    const auto backwards =
+                        reader.read_stream(stream, from, Direction::Backwards, limit);
+                    REQUIRE(backwards.status == ReadStatus::Ok);
+                    CHECK(positions_of(backwards) == expected_backwards);
+                }
+            }
+        }
+    };
+    check_all(*store);
+    // The chain and the sparse index are on disk, not in memory.
+    store->close();
+    store.reset();
+    auto reopened = open_store(test_options(dir.str()));
+    check_all(*reopened);
+    // Appends after reopen continue each stream's chain.
+    REQUIRE(append_sync(*reopened, make_request("s-long", ExpectedVersion::any(), 2)).status ==
+            AppendStatus::Ok);
+    model["s-long"].push_back(++position);
+    model["s-long"].push_back(++position);
+    check_all(*reopened);
 }

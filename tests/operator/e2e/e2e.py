@@ -2,10 +2,14 @@
 """End-to-end tests of annal-operator against a real kube-apiserver + controller-manager
 (tests/operator/kube). One control plane is shared through a ctest fixture:
 
-  e2e.py --repo R --env-dir D --operator BIN setup|cleanup|CASE
+  e2e.py --repo R --env-dir D --operator BIN [--annal BIN] setup|cleanup|CASE
 
 Each CASE runs in its own namespace with its own operator process(es), so cases do not
 see each other. Exit code 77 means SKIP (the control-plane binaries are not prepared).
+Pods are fake (fake-kubelet marks them Running; nothing runs) except those of image
+REAL_NODE_IMAGE: with --annal, fake-kubelet runs that real `annal node` for them (case
+`members`). Operators of the fake-pod cases run with --membership none, since no node
+would answer them.
 """
 import argparse
 import base64
@@ -19,9 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 SKIP = 77
+REAL_NODE_IMAGE = "annal:e2e-real-node"
 
 
 class Failure(Exception):
@@ -73,6 +79,8 @@ class Env:
                "--resync", "10", "--id", name, *extra]
         if "--metrics-port" not in extra:
             cmd += ["--metrics-port", "0"]
+        if "--membership" not in extra:
+            cmd += ["--membership", "none"]
         p = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT)
         p.logpath = logfile.name
         self.procs.append(p)
@@ -443,9 +451,113 @@ def free_port():
         return s.getsockname()[1]
 
 
+def node_view(pod):
+    """GET /admin/cluster straight from a pod's node (None if it does not answer)."""
+    ip = pod.get("status", {}).get("podIP")
+    port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+    if not ip:
+        return None
+    try:
+        with urllib.request.urlopen(f"http://{ip}:{port}/admin/cluster", timeout=2) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return {"http_status": e.code}
+    except (OSError, ValueError):
+        return None
+
+
+def agree_with_nodes(env, ns):
+    """status.leader soon names the pod whose node says it leads (leadership may move)."""
+    def agreed():
+        cr = env.get("annal", "m", ns)
+        leader = (cr or {}).get("status", {}).get("leader")
+        items = json.loads(env.kubectl("get", "pods", "-n", ns, "-o", "json").stdout)["items"]
+        says = [p["metadata"]["name"] for p in items if (node_view(p) or {}).get("role") == "leader"]
+        return leader if leader and says == [leader] else None
+    wait_for("status.leader to agree with the node that leads", agreed, 30)
+
+
+def wait_whole(env, ns, pods, replaced=None):
+    """The AnnalCluster m Ready with 3 healthy members and one leader (and, if `replaced`
+    is (pod, old uid), that pod recreated and Ready)."""
+    def whole():
+        cr = env.get("annal", "m", ns)
+        status = (cr or {}).get("status", {})
+        members = status.get("members", [])
+        ready = (condition(cr, "Ready") or {}).get("status") == "True"
+        if not ready or len(members) != 3 or not all(m["healthy"] for m in members) or \
+                len([m for m in members if m["role"] == "leader"]) != 1:
+            return None
+        if replaced:
+            pod = pods().get(replaced[0])
+            if not pod or pod["metadata"]["uid"] == replaced[1] or not any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in pod.get("status", {}).get("conditions", [])):
+                return None
+        return cr
+    return wait_for("m Ready with 3 healthy members and one leader", whole, 120)
+
+
+def case_members(env):
+    if not env.args.annal:
+        print("SKIP: no --annal binary to run real nodes with")
+        raise SystemExit(SKIP)
+    ns = new_namespace(env, "members")
+    env.start_operator(ns, "op", "--membership", "http", "--node-admin-timeout", "2")
+    port = free_port()
+    spec = f"  config:\n    listen_port: {port}\n    fsync: false\n"
+    manifest = cluster_yaml("m", 3, spec).replace("image: annal:test", f"image: {REAL_NODE_IMAGE}")
+    env.kubectl("apply", "-n", ns, "-f", "-", input=manifest)
+
+    def pods():
+        items = json.loads(env.kubectl("get", "pods", "-n", ns, "-o", "json").stdout)["items"]
+        return {p["metadata"]["name"]: p for p in items}
+
+    # A node without the cluster admin API (the replicated node not built yet) cannot pass.
+    def some_node_answers():
+        views = [node_view(p) for p in pods().values()]
+        return next((v for v in views if v is not None), None)
+    first = wait_for("a node answering /admin/cluster", some_node_answers, 90)
+    if first.get("http_status") == 404 or first.get("mode") == "standalone":
+        print(f"SKIP: the node does not serve the cluster admin API yet: {first}")
+        raise SystemExit(SKIP)
+
+    cr = wait_whole(env, ns, pods)
+    status = cr["status"]
+    members = status["members"]
+    expect(sorted(m["id"] for m in members) == ["1", "2", "3"], f"member ids: {members}")
+    expect(all(m["name"] == f"m-{int(m['id']) - 1}" for m in members), f"names: {members}")
+    leaders = [m for m in members if m["role"] == "leader"]
+    leader = status.get("leader")
+    expect(leader == leaders[0]["name"], f"status.leader {leader} vs members {members}")
+    agree_with_nodes(env, ns)
+    table = env.kubectl("get", "annal", "-n", ns).stdout
+    header, row = table.splitlines()[0].split(), table.splitlines()[1].split()
+    expect(header == ["NAME", "REPLICAS", "READY", "LEADER", "AGE"], f"columns: {header}")
+    expect(row[:4] == ["m", "3", "3", leader], f"row: {table}")
+    log(f"leader {leader}; deleting its pod")
+
+    old_uid = pods()[leader]["metadata"]["uid"]
+    env.kubectl("delete", "pod", leader, "-n", ns, "--wait=false")
+
+    def new_leader():
+        cr = env.get("annal", "m", ns)
+        now = (cr or {}).get("status", {}).get("leader")
+        return now if now and now != leader else None
+    started = time.time()
+    successor = wait_for("status.leader naming another pod", new_leader, 30)
+    log(f"status.leader became {successor} {time.time() - started:.1f}s after the delete")
+    expect(successor in pods(), f"status.leader names no pod: {successor}")
+    agree_with_nodes(env, ns)
+    # The deleted member comes back (same name, same volume) and the cluster is whole again.
+    wait_whole(env, ns, pods, replaced=(leader, old_uid))
+    env.kubectl("delete", "-n", ns, "annal", "m", "--wait=false")  # stops the nodes
+    wait_for("member pods gone", lambda: not pods(), 90)
+
+
 CASES = {"objects": case_objects, "validation": case_validation, "scale": case_scale,
          "delete": case_delete, "pause": case_pause, "crash": case_crash, "leader": case_leader,
-         "tls": case_tls}
+         "tls": case_tls, "members": case_members}
 
 
 def main():
@@ -453,6 +565,7 @@ def main():
     parser.add_argument("--repo", required=True)
     parser.add_argument("--env-dir", required=True)
     parser.add_argument("--operator", required=True)
+    parser.add_argument("--annal", help="the annal binary, run by fake-kubelet for real-node pods")
     parser.add_argument("case", choices=["setup", "cleanup", *CASES])
     args = parser.parse_args()
     kube_dir = os.path.join(args.repo, "tests/operator/kube")
@@ -462,7 +575,13 @@ def main():
         if os.path.exists(args.env_dir):
             subprocess.run([os.path.join(kube_dir, "stop.sh"), args.env_dir])
             shutil.rmtree(args.env_dir)
-        r = subprocess.run([os.path.join(kube_dir, "start.sh"), args.env_dir])
+        env = dict(os.environ)
+        if args.annal:
+            env["ANNAL_FAKE_KUBELET_ARGS"] = " ".join(
+                [env.get("ANNAL_FAKE_KUBELET_ARGS", ""), "--run-annal", args.annal,
+                 "--run-annal-image", REAL_NODE_IMAGE,
+                 "--annal-dir", os.path.join(args.env_dir, "annal")]).strip()
+        r = subprocess.run([os.path.join(kube_dir, "start.sh"), args.env_dir], env=env)
         if r.returncode == 3:
             print("SKIP: Kubernetes binaries not prepared (run tests/operator/prepare.sh)")
             return SKIP

@@ -1,0 +1,1300 @@
+#include "replication/replicated_event_store.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "raft/core.hpp"
+#include "replication/command_codec.hpp"
+#include "replication/pending_proposals.hpp"
+#include "replication/raft_log_store.hpp"
+#include "replication/replica_records.hpp"
+#include "storage/batch_writer.hpp"
+#include "storage/byte_order.hpp"
+#include "storage/event_tables.hpp"
+#include "storage/lmdb_environment.hpp"
+
+namespace annal::replication {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using storage::AppendResult;
+using storage::AppendStatus;
+using storage::ReadBarrierResult;
+
+constexpr raft::GroupId kGroup = 1;
+// A learner is promoted only this close to the leader's log, so the new voter does not
+// stall commits while it catches up.
+constexpr std::uint64_t kPromoteMaxLag = 1000;
+constexpr const char* kLeadershipChanged =
+    "leadership changed; retry (idempotent ids make it safe)";
+
+std::string refusal_reason(raft::Refusal refusal) {
+    switch (refusal) {
+        case raft::Refusal::None:
+            return "";
+        case raft::Refusal::NotLeader:
+            return "not_leader";
+        case raft::Refusal::NoLeader:
+            return "no_leader";
+        case raft::Refusal::TransferInProgress:
+            return "transfer_in_progress";
+        case raft::Refusal::ChangePending:
+            return "change_pending";
+        case raft::Refusal::NoCommitInTerm:
+            return "leader_not_ready";
+        case raft::Refusal::UnknownNode:
+            return "unknown_node";
+        case raft::Refusal::AlreadyMember:
+            return "already_member";
+        case raft::Refusal::NotALearner:
+            return "not_a_learner";
+        case raft::Refusal::NotAVoter:
+            return "not_a_voter";
+        case raft::Refusal::WouldLoseQuorum:
+            return "would_lose_quorum";
+        case raft::Refusal::InvalidNode:
+            return "invalid_node";
+    }
+    return "refused";
+}
+
+template <typename Callback, typename Result>
+void call_safely(Callback& callback, Result result) noexcept {
+    if (!callback) {
+        return;
+    }
+    try {
+        callback(std::move(result));
+    } catch (...) {
+        // Completions must not throw; the loop must survive one that does.
+    }
+}
+
+void put_field(std::string& out, std::string_view text) {
+    storage::put_u32_be(out, static_cast<std::uint32_t>(text.size()));
+    out.append(text);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+class ReplicatedEventStore::Impl {
+  public:
+    enum class AdminKind : std::uint8_t { AddLearner, Promote, Remove, Transfer };
+
+    Impl(ReplicatedStoreOptions options, PeerSender& sender)
+        : options_(std::move(options)), sender_(sender) {}
+    ~Impl() { close(); }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    bool start(std::string& error);
+    void close();
+
+    storage::EventTables& tables() const { return *tables_; }
+
+    void append(storage::AppendRequest request, AppendCallback done);
+    void receive(std::vector<raft::Message> messages);
+    void report_unreachable(raft::NodeId peer);
+    void read_barrier(storage::ReadBarrierCallback done);
+    void admin(AdminKind kind, raft::NodeId id, std::string address, AdminCallback done);
+    ClusterView view() const {
+        std::lock_guard lock(view_mutex_);
+        return view_;
+    }
+    raft::NodeId self() const { return options_.self; }
+
+  private:
+    struct QueuedAppend {
+        storage::AppendRequest request;
+        AppendCallback done;
+        Clock::time_point enqueued;
+    };
+    struct Barrier {
+        storage::ReadBarrierCallback done;
+        Clock::time_point deadline;
+    };
+    struct AdminRequest {
+        AdminKind kind = AdminKind::Transfer;
+        raft::NodeId id = raft::kNoNode;
+        std::string address;
+        AdminCallback done;
+    };
+    struct Inputs {
+        std::vector<QueuedAppend> appends;
+        std::vector<raft::Message> messages;
+        std::vector<Barrier> barriers;
+        std::vector<AdminRequest> admin;
+        std::vector<raft::NodeId> unreachable;
+        bool empty() const {
+            return appends.empty() && messages.empty() && barriers.empty() && admin.empty() &&
+                   unreachable.empty();
+        }
+    };
+    struct Applied {
+        raft::Index index = 0;
+        raft::Term term = 0;
+        std::optional<AppendResult> result;  // for Append commands
+    };
+    struct PendingTransfer {
+        raft::NodeId target = raft::kNoNode;
+        Clock::time_point deadline;
+        AdminCallback done;
+    };
+
+    void run() noexcept;
+    void cycle(Inputs& in);
+    void propose_appends(std::vector<QueuedAppend>& appends);
+    void issue_barriers(std::vector<Barrier>& barriers);
+    void handle_admin(AdminRequest& request);
+    bool handle_ready();
+    int apply_committed(MDB_txn* txn, const std::vector<raft::Entry>& entries,
+                        std::optional<storage::BatchWriter>& writer, std::vector<Applied>& applied,
+                        std::map<raft::NodeId, std::string>& addresses);
+    void complete_applied(const std::vector<Applied>& applied);
+    void on_lost_leadership();
+    void release_barriers();
+    void expire(Clock::time_point now);
+    void maybe_compact();
+    void send(std::vector<raft::Message> messages);
+    void learn_address(raft::NodeId id, const std::string& address);
+    void forget_removed_peers();
+    void publish_view();
+    void fail_everything(AppendStatus status, const std::string& message);
+
+    AppendResult not_leader_result() const;
+    AdminResult not_leader_admin() const;
+    std::string address_of(raft::NodeId id) const {
+        auto it = addresses_.find(id);
+        return it == addresses_.end() ? std::string() : it->second;
+    }
+    void complete_append(PendingProposal& proposal, AppendResult result) {
+        tables_->record_result(result, proposal.enqueued);
+        call_safely(proposal.append_done, std::move(result));
+    }
+    void complete_admin(AdminCallback& done, AdminResult result) {
+        call_safely(done, std::move(result));
+    }
+
+    ReplicatedStoreOptions options_;
+    PeerSender& sender_;
+    std::unique_ptr<storage::LmdbEnvironment> environment_;
+    std::unique_ptr<storage::EventTables> tables_;
+    std::unique_ptr<RaftLogStore> log_;
+    std::unique_ptr<raft::Core> core_;
+
+    std::mutex input_mutex_;
+    std::condition_variable input_ready_;
+    Inputs inputs_;
+    bool stopping_ = false;
+    std::mutex close_mutex_;
+    std::thread loop_;
+
+    // Loop thread only.
+    PendingProposals proposals_;
+    std::map<raft::NodeId, std::string> addresses_;
+    raft::Index applied_ = 0;
+    raft::Role role_ = raft::Role::Follower;
+    std::uint64_t next_read_context_ = 1;
+    std::vector<Barrier> barriers_to_retry_;  // the leader had not committed in its term
+    std::map<std::string, std::vector<Barrier>> barriers_by_context_;
+    std::multimap<raft::Index, Barrier> barriers_by_index_;
+    std::vector<PendingTransfer> transfers_;
+    Clock::time_point next_snapshot_warning_{};
+    bool broken_ = false;      // a commit failed: the replica cannot go on (fail-stop)
+    bool more_ready_ = false;  // loop thread only: the core had a Ready left after a cycle
+
+    mutable std::mutex view_mutex_;
+    ClusterView view_;
+};
+
+bool ReplicatedEventStore::Impl::start(std::string& error) {
+    if (options_.self == raft::kNoNode) {
+        error = "a cluster member needs a node id >= 1";
+        return false;
+    }
+    raft::Membership bootstrap;
+    for (const PeerDirectoryEntry& peer : options_.initial_cluster) {
+        if (peer.id == raft::kNoNode) {
+            error = "node id 0 in the initial cluster";
+            return false;
+        }
+        addresses_[peer.id] = peer.address;
+        bootstrap.voters.push_back(peer.id);
+    }
+    std::sort(bootstrap.voters.begin(), bootstrap.voters.end());
+    bootstrap.voters.erase(std::unique(bootstrap.voters.begin(), bootstrap.voters.end()),
+                           bootstrap.voters.end());
+    if (options_.join) {
+        bootstrap = {};  // added later as a learner by the leader
+    } else if (!bootstrap.is_voter(options_.self)) {
+        error = "node " + std::to_string(options_.self) + " is not in the initial cluster";
+        return false;
+    }
+    if (!options_.self_address.empty()) {
+        addresses_[options_.self] = options_.self_address;
+    }
+    environment_ = storage::LmdbEnvironment::open(options_.store, error);
+    if (!environment_) {
+        return false;
+    }
+    tables_ = storage::EventTables::open(*environment_, options_.store.durable, error);
+    if (!tables_) {
+        return false;
+    }
+    LogStoreOptions log_options;
+    log_options.directory = options_.store.directory;
+    log_ = RaftLogStore::open_shared(*environment_, log_options, error);
+    if (!log_) {
+        return false;
+    }
+    raft::Storage* storage = log_->create_group(kGroup, bootstrap, error);
+    if (storage == nullptr) {
+        return false;
+    }
+    {
+        storage::ReadTransaction txn(*environment_);
+        int rc = txn.status();
+        std::map<raft::NodeId, std::string> stored;
+        if (rc == 0) {
+            rc = read_applied_index(txn.get(), environment_->databases().meta, applied_);
+        }
+        if (rc == 0) {
+            rc = read_peer_addresses(txn.get(), environment_->databases().meta, stored);
+        }
+        if (rc != 0) {
+            error = "cannot read the replica's applied index: " + storage::lmdb_error(rc);
+            return false;
+        }
+        for (auto& [id, address] : stored) {
+            addresses_.try_emplace(id, address);  // the configuration wins over old records
+        }
+    }
+    raft::Config config;
+    config.id = options_.self;
+    config.group = kGroup;
+    config.election_tick = static_cast<int>(std::max<std::uint32_t>(options_.election_ticks, 2));
+    config.heartbeat_tick = static_cast<int>(std::max<std::uint32_t>(options_.heartbeat_ticks, 1));
+    if (config.heartbeat_tick >= config.election_tick) {
+        config.heartbeat_tick = config.election_tick - 1;
+    }
+    config.seed = std::random_device{}();
+    config.applied = applied_;
+    try {
+        core_ = std::make_unique<raft::Core>(config, *storage);
+    } catch (const std::exception& e) {
+        error = std::string("cannot start the Raft core: ") + e.what();
+        return false;
+    }
+    applied_ = std::max(applied_, core_->status().applied);
+    for (const auto& [id, address] : addresses_) {
+        if (id != options_.self && !address.empty()) {
+            sender_.set_peer_address(id, address);
+        }
+    }
+    publish_view();
+    try {
+        loop_ = std::thread([this] { run(); });
+    } catch (const std::exception& e) {
+        error = std::string("cannot start the replication loop: ") + e.what();
+        return false;
+    }
+    return true;
+}
+
+void ReplicatedEventStore::Impl::close() {
+    std::lock_guard close_lock(close_mutex_);
+    {
+        std::lock_guard lock(input_mutex_);
+        stopping_ = true;
+    }
+    input_ready_.notify_all();
+    if (loop_.joinable() && loop_.get_id() != std::this_thread::get_id()) {
+        loop_.join();
+    }
+}
+
+// --- intake (any thread) ----------------------------------------------------------------
+
+void ReplicatedEventStore::Impl::append(storage::AppendRequest request, AppendCallback done) {
+    {
+        std::lock_guard lock(input_mutex_);
+        if (!stopping_) {
+            inputs_.appends.push_back({std::move(request), std::move(done), Clock::now()});
+            tables_->add_queued(1);
+            input_ready_.notify_one();
+            return;
+        }
+    }
+    AppendResult result;
+    result.status = AppendStatus::ShuttingDown;
+    result.message = "the store is shutting down";
+    call_safely(done, std::move(result));
+}
+
+void ReplicatedEventStore::Impl::receive(std::vector<raft::Message> messages) {
+    std::lock_guard lock(input_mutex_);
+    if (stopping_) {
+        return;
+    }
+    if (inputs_.messages.empty()) {
+        inputs_.messages = std::move(messages);
+    } else {
+        inputs_.messages.insert(inputs_.messages.end(), std::make_move_iterator(messages.begin()),
+                                std::make_move_iterator(messages.end()));
+    }
+    input_ready_.notify_one();
+}
+
+void ReplicatedEventStore::Impl::report_unreachable(raft::NodeId peer) {
+    std::lock_guard lock(input_mutex_);
+    inputs_.unreachable.push_back(peer);
+    input_ready_.notify_one();
+}
+
+void ReplicatedEventStore::Impl::read_barrier(storage::ReadBarrierCallback done) {
+    {
+        std::lock_guard lock(input_mutex_);
+        if (!stopping_) {
+            inputs_.barriers.push_back(
+                {std::move(done), Clock::now() + options_.read_barrier_timeout});
+            input_ready_.notify_one();
+            return;
+        }
+    }
+    call_safely(done,
+                ReadBarrierResult{
+                    ReadBarrierResult::Status::ShuttingDown, {}, 0, "the store is shutting down"});
+}
+
+void ReplicatedEventStore::Impl::admin(AdminKind kind, raft::NodeId id, std::string address,
+                                       AdminCallback done) {
+    {
+        std::lock_guard lock(input_mutex_);
+        if (!stopping_) {
+            inputs_.admin.push_back({kind, id, std::move(address), std::move(done)});
+            input_ready_.notify_one();
+            return;
+        }
+    }
+    call_safely(done, AdminResult{AdminResult::Status::ShuttingDown, "",
+                                  "the store is shutting down", "", 0});
+}
+
+// --- the loop ---------------------------------------------------------------------------
+
+void ReplicatedEventStore::Impl::run() noexcept {
+    const auto tick = std::chrono::milliseconds(std::max<std::uint32_t>(options_.tick_ms, 1));
+    Clock::time_point next_tick = Clock::now() + tick;
+    for (;;) {
+        Inputs in;
+        {
+            std::unique_lock lock(input_mutex_);
+            // A core with a Ready left (after advance(): the commit it just learned) must
+            // not wait for new input — but it first takes whatever input is queued, so
+            // the apply of batch k shares its transaction and fsync with batch k+1.
+            if (!more_ready_) {
+                input_ready_.wait_until(lock, next_tick,
+                                        [this] { return stopping_ || !inputs_.empty(); });
+            }
+            if (stopping_) {
+                break;
+            }
+            std::swap(in, inputs_);
+        }
+        tables_->add_queued(-static_cast<std::int64_t>(in.appends.size()));
+        try {
+            const Clock::time_point now = Clock::now();
+            if (now >= next_tick) {
+                // A loop that fell far behind (a long commit) does not replay every tick:
+                // a burst of ticks would only start needless elections.
+                int ticks = 0;
+                while (now >= next_tick && ticks < 3) {
+                    if (!broken_) {
+                        core_->tick();
+                    }
+                    next_tick += tick;
+                    ++ticks;
+                }
+                if (now >= next_tick) {
+                    next_tick = now + tick;
+                }
+            }
+            cycle(in);
+            expire(now);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "annal: replication loop: %s\n", e.what());
+            broken_ = true;
+            fail_everything(AppendStatus::IoError,
+                            std::string("the replication loop failed: ") + e.what());
+        }
+        publish_view();
+    }
+    Inputs rest;
+    {
+        std::lock_guard lock(input_mutex_);
+        std::swap(rest, inputs_);
+    }
+    tables_->add_queued(-static_cast<std::int64_t>(rest.appends.size()));
+    for (QueuedAppend& queued : rest.appends) {
+        AppendResult result;
+        result.status = AppendStatus::ShuttingDown;
+        result.message = "the store is shutting down";
+        call_safely(queued.done, std::move(result));
+    }
+    for (Barrier& barrier : rest.barriers) {
+        barriers_to_retry_.push_back(std::move(barrier));
+    }
+    for (AdminRequest& request : rest.admin) {
+        complete_admin(request.done, AdminResult{AdminResult::Status::ShuttingDown, "",
+                                                 "the store is shutting down", "", 0});
+    }
+    fail_everything(AppendStatus::ShuttingDown, "the store is shutting down");
+}
+
+void ReplicatedEventStore::Impl::cycle(Inputs& in) {
+    more_ready_ = false;
+    if (broken_) {
+        fail_everything(AppendStatus::IoError,
+                        "the replica hit a fatal storage error and must be restarted");
+        for (QueuedAppend& queued : in.appends) {
+            AppendResult result;
+            result.status = AppendStatus::IoError;
+            result.message = "the replica hit a fatal storage error and must be restarted";
+            call_safely(queued.done, std::move(result));
+        }
+        for (Barrier& barrier : in.barriers) {
+            call_safely(barrier.done,
+                        ReadBarrierResult{
+                            ReadBarrierResult::Status::NoLeader, {}, 0, "the replica is broken"});
+        }
+        for (AdminRequest& request : in.admin) {
+            complete_admin(request.done, AdminResult{AdminResult::Status::ShuttingDown, "",
+                                                     "the replica is broken", "", 0});
+        }
+        return;
+    }
+    for (raft::NodeId peer : in.unreachable) {
+        core_->report_unreachable(peer);
+    }
+    for (const raft::Message& message : in.messages) {
+        core_->step(message);
+    }
+    propose_appends(in.appends);
+    for (AdminRequest& request : in.admin) {
+        handle_admin(request);
+    }
+    issue_barriers(in.barriers);
+    // One Ready per cycle: the next cycle picks up the proposals that queued during this
+    // one's fsync before it handles the next Ready (see run()).
+    if (core_->has_ready()) {
+        if (!handle_ready()) {
+            return;
+        }
+        more_ready_ = core_->has_ready();
+    }
+    maybe_compact();
+}
+
+void ReplicatedEventStore::Impl::propose_appends(std::vector<QueuedAppend>& appends) {
+    for (QueuedAppend& queued : appends) {
+        PendingProposal proposal;
+        proposal.enqueued = queued.enqueued;
+        proposal.append_done = std::move(queued.done);
+        if (core_->role() != raft::Role::Leader) {
+            complete_append(proposal, not_leader_result());
+            continue;
+        }
+        const raft::ProposeResult result = core_->propose(encode_command(queued.request));
+        if (result.accepted()) {
+            proposal.term = result.term;
+            proposals_.add(result.index, std::move(proposal));
+            continue;
+        }
+        if (result.refusal == raft::Refusal::NotLeader) {
+            complete_append(proposal, not_leader_result());
+            continue;
+        }
+        AppendResult refused;
+        refused.status = AppendStatus::NotCommitted;
+        refused.message = std::string(raft::to_string(result.refusal)) + "; retry";
+        complete_append(proposal, std::move(refused));
+    }
+}
+
+void ReplicatedEventStore::Impl::issue_barriers(std::vector<Barrier>& barriers) {
+    for (Barrier& barrier : barriers_to_retry_) {
+        barriers.push_back(std::move(barrier));
+    }
+    barriers_to_retry_.clear();
+    if (barriers.empty()) {
+        return;
+    }
+    // One ReadIndex (one heartbeat round) for every barrier that arrived in this cycle.
+    std::string context = std::to_string(next_read_context_++);
+    const raft::Refusal refusal = core_->read_index(context);
+    if (refusal == raft::Refusal::None) {
+        auto& waiting = barriers_by_context_[context];
+        for (Barrier& barrier : barriers) {
+            waiting.push_back(std::move(barrier));
+        }
+        return;
+    }
+    if (refusal == raft::Refusal::NoCommitInTerm) {
+        barriers_to_retry_ = std::move(barriers);  // a new leader: asks again next cycle
+        return;
+    }
+    for (Barrier& barrier : barriers) {
+        call_safely(barrier.done,
+                    ReadBarrierResult{ReadBarrierResult::Status::NoLeader,
+                                      {},
+                                      0,
+                                      std::string("no leader to confirm a read point: ") +
+                                          raft::to_string(refusal)});
+    }
+}
+
+void ReplicatedEventStore::Impl::handle_admin(AdminRequest& request) {
+    if (core_->role() != raft::Role::Leader) {
+        complete_admin(request.done, not_leader_admin());
+        return;
+    }
+    auto refused = [&](raft::Refusal refusal) {
+        AdminResult result;
+        if (refusal == raft::Refusal::NotLeader) {
+            result = not_leader_admin();
+        } else if (refusal == raft::Refusal::InvalidNode) {
+            result.status = AdminResult::Status::BadRequest;
+            result.reason = "invalid_node";
+            result.message = raft::to_string(refusal);
+        } else {
+            result.status = AdminResult::Status::Refused;
+            result.reason = refusal_reason(refusal);
+            result.message = raft::to_string(refusal);
+        }
+        complete_admin(request.done, std::move(result));
+    };
+    auto wait_for_apply = [&](const raft::ProposeResult& proposed, std::string what) {
+        PendingProposal proposal;
+        proposal.term = proposed.term;
+        proposal.enqueued = Clock::now();
+        proposal.change_done = [done = std::move(request.done),
+                                what = std::move(what)](bool applied) mutable {
+            AdminResult result;
+            if (!applied) {
+                result.status = AdminResult::Status::Timeout;
+                result.message = "leadership changed before " + what +
+                                 " was applied; check the cluster view and retry";
+            } else {
+                result.message = what + " applied";
+            }
+            call_safely(done, std::move(result));
+        };
+        proposals_.add(proposed.index, std::move(proposal));
+    };
+    const raft::Membership& membership = core_->membership();
+    switch (request.kind) {
+        case AdminKind::AddLearner: {
+            if (request.id == raft::kNoNode || request.address.empty()) {
+                complete_admin(request.done,
+                               AdminResult{AdminResult::Status::BadRequest, "invalid_node",
+                                           "a learner needs an id >= 1 and an address", "", 0});
+                return;
+            }
+            if (membership.contains(request.id)) {
+                refused(raft::Refusal::AlreadyMember);
+                return;
+            }
+            // Every member's address goes into the log first, so the new node (and every
+            // other replica) knows where everyone is once it has applied the log.
+            addresses_[request.id] = request.address;
+            for (const auto& [id, address] : addresses_) {
+                if (!address.empty() && (id == request.id || membership.contains(id))) {
+                    const auto set = core_->propose(encode_command(SetPeerAddress{id, address}));
+                    if (!set.accepted()) {
+                        refused(set.refusal);
+                        return;
+                    }
+                }
+            }
+            const auto proposed = core_->propose_conf_change(
+                raft::ConfChange{raft::ConfChangeType::AddLearner, request.id});
+            if (!proposed.accepted()) {
+                refused(proposed.refusal);
+                return;
+            }
+            sender_.set_peer_address(request.id, request.address);
+            wait_for_apply(proposed, "adding learner " + std::to_string(request.id));
+            return;
+        }
+        case AdminKind::Promote: {
+            if (!membership.contains(request.id)) {
+                refused(raft::Refusal::UnknownNode);
+                return;
+            }
+            if (!membership.is_learner(request.id)) {
+                refused(raft::Refusal::NotALearner);
+                return;
+            }
+            const raft::Status status = core_->status();
+            const auto peer = status.peers.find(request.id);
+            const raft::Index match = peer == status.peers.end() ? 0 : peer->second.match;
+            if (status.last_index > match + kPromoteMaxLag) {
+                complete_admin(request.done,
+                               AdminResult{AdminResult::Status::Refused, "not_caught_up",
+                                           "learner " + std::to_string(request.id) + " is " +
+                                               std::to_string(status.last_index - match) +
+                                               " entries behind (at most " +
+                                               std::to_string(kPromoteMaxLag) + ")",
+                                           "", 0});
+                return;
+            }
+            const auto proposed = core_->propose_conf_change(
+                raft::ConfChange{raft::ConfChangeType::PromoteLearner, request.id});
+            if (!proposed.accepted()) {
+                refused(proposed.refusal);
+                return;
+            }
+            wait_for_apply(proposed, "promoting " + std::to_string(request.id));
+            return;
+        }
+        case AdminKind::Remove: {
+            const auto proposed = core_->propose_conf_change(
+                raft::ConfChange{raft::ConfChangeType::RemoveNode, request.id});
+            if (!proposed.accepted()) {
+                refused(proposed.refusal);
+                return;
+            }
+            wait_for_apply(proposed, "removing " + std::to_string(request.id));
+            return;
+        }
+        case AdminKind::Transfer: {
+            raft::NodeId target = request.id;
+            if (target == raft::kNoNode) {
+                const raft::Status status = core_->status();
+                raft::Index best = 0;
+                for (const auto& [id, peer] : status.peers) {
+                    if (id != options_.self && membership.is_voter(id) &&
+                        (target == raft::kNoNode || peer.match > best)) {
+                        target = id;
+                        best = peer.match;
+                    }
+                }
+                if (target == raft::kNoNode) {
+                    complete_admin(request.done,
+                                   AdminResult{AdminResult::Status::Refused, "no_candidate",
+                                               "no other voter to hand leadership to", "", 0});
+                    return;
+                }
+            }
+            if (target == options_.self) {
+                complete_admin(request.done, AdminResult{AdminResult::Status::Ok, "",
+                                                         "this node already leads", "", 0});
+                return;
+            }
+            if (const raft::Refusal refusal = core_->transfer_leadership(target);
+                refusal != raft::Refusal::None) {
+                refused(refusal);
+                return;
+            }
+            const auto timeout = std::chrono::milliseconds(
+                2ull * std::max<std::uint32_t>(options_.election_ticks, 2) * options_.tick_ms);
+            transfers_.push_back({target, Clock::now() + timeout, std::move(request.done)});
+            return;
+        }
+    }
+}
+
+bool ReplicatedEventStore::Impl::handle_ready() {
+    raft::Ready ready = core_->ready();
+    if (ready.snapshot) {
+        // Snapshot installation is the next step (chunked snapshots); this node never sends
+        // one, so receiving one means a peer runs different code: stop rather than diverge.
+        std::fprintf(stderr,
+                     "annal: node %llu received a Raft snapshot, which this version cannot "
+                     "install; stopping replication\n",
+                     static_cast<unsigned long long>(options_.self));
+        broken_ = true;
+        fail_everything(AppendStatus::IoError, "unsupported snapshot received");
+        return false;
+    }
+    send(std::move(ready.messages));
+
+    std::optional<storage::BatchWriter> writer;
+    std::vector<Applied> applied;
+    std::map<raft::NodeId, std::string> new_addresses;
+    if (ready.must_persist() || !ready.committed_entries.empty()) {
+        const Clock::time_point started = Clock::now();
+        const GroupReady group_ready{kGroup, &ready};
+        const PersistResult result =
+            log_->persist(std::span<const GroupReady>(&group_ready, 1), [&](MDB_txn* txn) {
+                return apply_committed(txn, ready.committed_entries, writer, applied,
+                                       new_addresses);
+            });
+        if (!result.ok()) {
+            std::fprintf(stderr, "annal: node %llu cannot persist the Raft log: %s; stopping\n",
+                         static_cast<unsigned long long>(options_.self), result.message.c_str());
+            broken_ = true;
+            fail_everything(result.status == PersistStatus::StorageFull ? AppendStatus::StorageFull
+                                                                        : AppendStatus::IoError,
+                            "cannot persist the Raft log: " + result.message);
+            return false;
+        }
+        if (writer) {
+            tables_->record_commit(*writer, Clock::now() - started);
+        }
+    }
+    core_->advance(ready);
+    for (const auto& [id, address] : new_addresses) {
+        learn_address(id, address);
+    }
+    send(std::move(ready.messages_after_persist));
+
+    bool config_applied = false;
+    if (!ready.committed_entries.empty()) {
+        applied_ = ready.committed_entries.back().index;
+        for (const raft::Entry& entry : ready.committed_entries) {
+            config_applied = config_applied || entry.type == raft::EntryType::Config;
+        }
+    }
+    if (config_applied) {
+        forget_removed_peers();  // before completions: a removal is done once reported
+    }
+    complete_applied(applied);
+    for (raft::ReadState& read : ready.read_states) {
+        auto it = barriers_by_context_.find(read.context);
+        if (it == barriers_by_context_.end()) {
+            continue;
+        }
+        for (Barrier& barrier : it->second) {
+            barriers_by_index_.emplace(read.index, std::move(barrier));
+        }
+        barriers_by_context_.erase(it);
+    }
+    release_barriers();
+    if (writer && writer->events_written() > 0) {
+        tables_->notify_listeners(tables_->head_position());
+    }
+
+    const raft::Role role = core_->role();
+    if (role_ == raft::Role::Leader && role != raft::Role::Leader) {
+        on_lost_leadership();
+    }
+    role_ = role;
+    for (auto it = transfers_.begin(); it != transfers_.end();) {
+        if (core_->leader() == it->target) {
+            complete_admin(it->done, AdminResult{AdminResult::Status::Ok, "",
+                                                 "node " + std::to_string(it->target) + " leads",
+                                                 address_of(it->target), it->target});
+            it = transfers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return true;
+}
+
+int ReplicatedEventStore::Impl::apply_committed(MDB_txn* txn,
+                                                const std::vector<raft::Entry>& entries,
+                                                std::optional<storage::BatchWriter>& writer,
+                                                std::vector<Applied>& applied,
+                                                std::map<raft::NodeId, std::string>& addresses) {
+    // Runs again from scratch if the transaction is retried after growing the map.
+    applied.clear();
+    addresses.clear();
+    writer.reset();
+    if (entries.empty()) {
+        return 0;
+    }
+    const storage::Databases& databases = environment_->databases();
+    writer.emplace(txn, databases, tables_->committed());
+    for (const raft::Entry& entry : entries) {
+        Applied item{entry.index, entry.term, std::nullopt};
+        if (entry.type == raft::EntryType::Normal) {
+            auto command = decode_command(entry.data);
+            if (!command) {
+                // Same bytes on every replica, so every replica skips it alike.
+                AppendResult result;
+                result.status = AppendStatus::IoError;
+                result.message = "undecodable command at log index " + std::to_string(entry.index);
+                item.result = std::move(result);
+            } else if (auto* request = std::get_if<storage::AppendRequest>(&*command)) {
+                AppendResult result;
+                if (const int rc = writer->apply(*request, result); rc != 0) {
+                    return rc;
+                }
+                item.result = std::move(result);
+            } else if (auto* set = std::get_if<SetPeerAddress>(&*command)) {
+                if (const int rc = write_peer_address(txn, databases.meta, set->node, set->address);
+                    rc != 0) {
+                    return rc;
+                }
+                addresses[set->node] = set->address;
+            }
+        }
+        applied.push_back(std::move(item));
+    }
+    return write_applied_index(txn, databases.meta, entries.back().index);
+}
+
+void ReplicatedEventStore::Impl::complete_applied(const std::vector<Applied>& applied) {
+    for (const Applied& item : applied) {
+        auto proposal = proposals_.take(item.index);
+        if (!proposal) {
+            continue;
+        }
+        const bool ours = proposal->term == item.term;
+        if (proposal->append_done) {
+            if (ours && item.result) {
+                complete_append(*proposal, *item.result);
+            } else {
+                AppendResult lost;
+                lost.status = AppendStatus::NotCommitted;
+                lost.message = kLeadershipChanged;
+                complete_append(*proposal, std::move(lost));
+            }
+        } else if (proposal->change_done) {
+            proposal->change_done(ours);
+        }
+    }
+    if (applied.empty()) {
+        return;
+    }
+    // Anything left at or below the applied index was replaced by another leader's entry.
+    for (auto& [index, proposal] : proposals_.take_through(applied.back().index)) {
+        if (proposal.append_done) {
+            AppendResult lost;
+            lost.status = AppendStatus::NotCommitted;
+            lost.message = kLeadershipChanged;
+            complete_append(proposal, std::move(lost));
+        } else if (proposal.change_done) {
+            proposal.change_done(false);
+        }
+    }
+}
+
+void ReplicatedEventStore::Impl::on_lost_leadership() {
+    // The entries may still commit under the next leader (if they reached a quorum), so
+    // the outcome is unknown: NotCommitted tells the client to retry, and the idempotent
+    // event ids make a retry of an entry that did commit a deduplicated no-op.
+    for (auto& [index, proposal] : proposals_.take_all()) {
+        if (proposal.append_done) {
+            AppendResult lost;
+            lost.status = AppendStatus::NotCommitted;
+            lost.message = kLeadershipChanged;
+            complete_append(proposal, std::move(lost));
+        } else if (proposal.change_done) {
+            proposal.change_done(false);
+        }
+    }
+}
+
+void ReplicatedEventStore::Impl::release_barriers() {
+    while (!barriers_by_index_.empty() && barriers_by_index_.begin()->first <= applied_) {
+        Barrier barrier = std::move(barriers_by_index_.begin()->second);
+        barriers_by_index_.erase(barriers_by_index_.begin());
+        call_safely(barrier.done, ReadBarrierResult{});
+    }
+}
+
+void ReplicatedEventStore::Impl::expire(Clock::time_point now) {
+    auto timed_out = [&](Barrier& barrier) {
+        if (barrier.deadline > now) {
+            return false;
+        }
+        call_safely(
+            barrier.done,
+            ReadBarrierResult{
+                ReadBarrierResult::Status::Timeout, {}, 0, "no read point confirmed in time"});
+        return true;
+    };
+    std::erase_if(barriers_to_retry_, timed_out);
+    for (auto it = barriers_by_context_.begin(); it != barriers_by_context_.end();) {
+        std::erase_if(it->second, timed_out);
+        it = it->second.empty() ? barriers_by_context_.erase(it) : std::next(it);
+    }
+    for (auto it = barriers_by_index_.begin(); it != barriers_by_index_.end();) {
+        it = timed_out(it->second) ? barriers_by_index_.erase(it) : std::next(it);
+    }
+    for (auto it = transfers_.begin(); it != transfers_.end();) {
+        if (it->deadline > now) {
+            ++it;
+            continue;
+        }
+        complete_admin(it->done, AdminResult{AdminResult::Status::Timeout, "",
+                                             "node " + std::to_string(it->target) +
+                                                 " did not take over in time",
+                                             address_of(core_->leader()), core_->leader()});
+        it = transfers_.erase(it);
+    }
+}
+
+void ReplicatedEventStore::Impl::maybe_compact() {
+    const raft::Storage* storage = log_->group(kGroup);
+    const std::uint64_t retain = std::max<std::uint64_t>(options_.log_retain_entries, 1);
+    const std::uint64_t step = std::max<std::uint64_t>(retain / 4, 64);
+    const raft::Index first = storage->first_index();
+    if (applied_ < first + retain + step) {
+        return;
+    }
+    // The snapshot record only marks the compaction point: shipping application state to a
+    // follower behind it is the next step (chunked snapshots), see send().
+    const raft::Index through = applied_ - retain;
+    PersistResult result =
+        log_->create_snapshot(kGroup, through, core_->membership_at(through), std::string());
+    if (result.ok()) {
+        result = log_->compact(kGroup, through);
+    }
+    if (!result.ok()) {
+        std::fprintf(stderr, "annal: node %llu: log compaction through %llu failed: %s\n",
+                     static_cast<unsigned long long>(options_.self),
+                     static_cast<unsigned long long>(through), result.message.c_str());
+    }
+}
+
+void ReplicatedEventStore::Impl::send(std::vector<raft::Message> messages) {
+    if (messages.empty()) {
+        return;
+    }
+    const auto snapshots = std::erase_if(
+        messages, [](const raft::Message& m) { return m.type == raft::MessageType::Snapshot; });
+    if (snapshots > 0) {
+        const Clock::time_point now = Clock::now();
+        if (now >= next_snapshot_warning_) {
+            next_snapshot_warning_ = now + std::chrono::seconds(10);
+            std::fprintf(stderr,
+                         "annal: node %llu: a follower is behind the compacted log and needs a "
+                         "snapshot, which this version cannot send yet (raise "
+                         "log_retain_entries); not sent\n",
+                         static_cast<unsigned long long>(options_.self));
+        }
+    }
+    if (!messages.empty()) {
+        sender_.send(std::move(messages));
+    }
+}
+
+void ReplicatedEventStore::Impl::learn_address(raft::NodeId id, const std::string& address) {
+    auto [it, inserted] = addresses_.try_emplace(id, address);
+    if (!inserted && it->second == address) {
+        return;
+    }
+    it->second = address;
+    if (id != options_.self) {
+        sender_.set_peer_address(id, address);
+    }
+}
+
+void ReplicatedEventStore::Impl::forget_removed_peers() {
+    const raft::Membership& membership = core_->membership();
+    for (auto it = addresses_.begin(); it != addresses_.end();) {
+        if (it->first != options_.self && !membership.contains(it->first)) {
+            sender_.remove_peer(it->first);
+            it = addresses_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void ReplicatedEventStore::Impl::fail_everything(AppendStatus status, const std::string& message) {
+    for (auto& [index, proposal] : proposals_.take_all()) {
+        if (proposal.append_done) {
+            AppendResult result;
+            result.status = status;
+            result.message = message;
+            complete_append(proposal, std::move(result));
+        } else if (proposal.change_done) {
+            proposal.change_done(false);
+        }
+    }
+    const auto barrier_status = status == AppendStatus::ShuttingDown
+                                    ? ReadBarrierResult::Status::ShuttingDown
+                                    : ReadBarrierResult::Status::NoLeader;
+    auto fail_barrier = [&](Barrier& barrier) {
+        call_safely(barrier.done, ReadBarrierResult{barrier_status, {}, 0, message});
+    };
+    for (Barrier& barrier : barriers_to_retry_) {
+        fail_barrier(barrier);
+    }
+    barriers_to_retry_.clear();
+    for (auto& [context, barriers] : barriers_by_context_) {
+        for (Barrier& barrier : barriers) {
+            fail_barrier(barrier);
+        }
+    }
+    barriers_by_context_.clear();
+    for (auto& [index, barrier] : barriers_by_index_) {
+        fail_barrier(barrier);
+    }
+    barriers_by_index_.clear();
+    for (PendingTransfer& transfer : transfers_) {
+        complete_admin(transfer.done,
+                       AdminResult{AdminResult::Status::ShuttingDown, "", message, "", 0});
+    }
+    transfers_.clear();
+}
+
+AppendResult ReplicatedEventStore::Impl::not_leader_result() const {
+    AppendResult result;
+    result.status = AppendStatus::NotLeader;
+    result.leader_id = core_->leader();
+    result.leader_hint = address_of(result.leader_id);
+    result.message = result.leader_id == raft::kNoNode
+                         ? "no leader is known; retry shortly"
+                         : "node " + std::to_string(result.leader_id) + " leads the cluster";
+    return result;
+}
+
+AdminResult ReplicatedEventStore::Impl::not_leader_admin() const {
+    AdminResult result;
+    result.leader_id = core_->leader();
+    result.leader_hint = address_of(result.leader_id);
+    if (result.leader_id == raft::kNoNode) {
+        result.status = AdminResult::Status::NoLeader;
+        result.message = "no leader is known; retry shortly";
+    } else {
+        result.status = AdminResult::Status::NotLeader;
+        result.message = "node " + std::to_string(result.leader_id) + " leads the cluster";
+    }
+    return result;
+}
+
+void ReplicatedEventStore::Impl::publish_view() {
+    const raft::Status status = core_->status();
+    ClusterView view;
+    view.self = options_.self;
+    view.leader = status.leader;
+    view.leader_address = address_of(status.leader);
+    view.term = status.term;
+    if (status.role == raft::Role::Leader) {
+        view.role = "leader";
+    } else if (status.membership.is_learner(options_.self)) {
+        view.role = "learner";
+    } else if (status.role == raft::Role::Follower) {
+        view.role = "follower";
+    } else {
+        view.role = "candidate";
+    }
+    view.commit_index = status.commit;
+    view.applied_index = applied_;
+    view.last_index = status.last_index;
+    view.first_index = status.first_index;
+    auto add = [&](raft::NodeId id, bool voter) {
+        MemberView member;
+        member.id = id;
+        member.address = address_of(id);
+        member.voter = voter;
+        member.role = id == status.leader ? "leader" : voter ? "follower" : "learner";
+        if (status.role == raft::Role::Leader) {
+            if (id == options_.self) {
+                member.healthy = true;
+                member.match_index = status.last_index;
+            } else if (auto it = status.peers.find(id); it != status.peers.end()) {
+                member.healthy = it->second.recent_active;
+                member.match_index = it->second.match;
+            }
+            member.lag =
+                status.last_index > member.match_index ? status.last_index - member.match_index : 0;
+        } else {
+            member.healthy = id == options_.self || id == status.leader;
+        }
+        view.members.push_back(std::move(member));
+    };
+    for (raft::NodeId id : status.membership.voters) {
+        add(id, true);
+    }
+    for (raft::NodeId id : status.membership.learners) {
+        add(id, false);
+    }
+    // Memberships take effect when appended: one differing from the committed one means a
+    // change is still in flight.
+    view.change_pending = status.membership != core_->membership_at(status.commit);
+    std::lock_guard lock(view_mutex_);
+    view_ = std::move(view);
+}
+
+// ---------------------------------------------------------------------------------------
+
+std::unique_ptr<ReplicatedEventStore> ReplicatedEventStore::open(ReplicatedStoreOptions options,
+                                                                 PeerSender& sender,
+                                                                 std::string& error) {
+    if (options.store.directory.empty()) {
+        error = "the store needs a data directory";
+        return nullptr;
+    }
+    auto impl = std::make_unique<Impl>(std::move(options), sender);
+    if (!impl->start(error)) {
+        return nullptr;
+    }
+    return std::make_unique<ReplicatedEventStore>(std::move(impl));
+}
+
+ReplicatedEventStore::ReplicatedEventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ReplicatedEventStore::~ReplicatedEventStore() {
+    close();
+}
+
+void ReplicatedEventStore::receive(std::vector<raft::Message> messages) {
+    impl_->receive(std::move(messages));
+}
+
+void ReplicatedEventStore::report_unreachable(raft::NodeId peer) {
+    impl_->report_unreachable(peer);
+}
+
+ClusterView ReplicatedEventStore::cluster_view() const {
+    return impl_->view();
+}
+
+void ReplicatedEventStore::add_learner(raft::NodeId id, std::string address, AdminCallback done) {
+    impl_->admin(Impl::AdminKind::AddLearner, id, std::move(address), std::move(done));
+}
+
+void ReplicatedEventStore::promote(raft::NodeId id, AdminCallback done) {
+    impl_->admin(Impl::AdminKind::Promote, id, {}, std::move(done));
+}
+
+void ReplicatedEventStore::remove_member(raft::NodeId id, AdminCallback done) {
+    impl_->admin(Impl::AdminKind::Remove, id, {}, std::move(done));
+}
+
+void ReplicatedEventStore::transfer_leadership(raft::NodeId target, AdminCallback done) {
+    impl_->admin(Impl::AdminKind::Transfer, target, {}, std::move(done));
+}
+
+bool ReplicatedEventStore::hand_off_leadership(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    if (cluster_view().leader != impl_->self()) {
+        return true;
+    }
+    auto finished = std::make_shared<std::promise<AdminResult>>();
+    std::future<AdminResult> outcome = finished->get_future();
+    transfer_leadership(raft::kNoNode,
+                        [finished](AdminResult result) { finished->set_value(std::move(result)); });
+    if (outcome.wait_until(deadline) == std::future_status::ready &&
+        outcome.get().status != AdminResult::Status::Ok) {
+        return cluster_view().leader != impl_->self();
+    }
+    while (cluster_view().leader == impl_->self() && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return cluster_view().leader != impl_->self();
+}
+
+std::string ReplicatedEventStore::log_digest(std::uint64_t upto_position) const {
+    const std::uint64_t upto = upto_position == 0 ? head_position() : upto_position;
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+        return "error: no SHA-256";
+    }
+    std::string record;
+    std::uint64_t next = 1;
+    while (next <= upto) {
+        const auto read = impl_->tables().read_all(next, storage::Direction::Forwards, 1000);
+        if (read.status != storage::ReadStatus::Ok) {
+            return "error: " + read.message;
+        }
+        if (read.events.empty()) {
+            break;
+        }
+        for (const storage::StoredEvent& event : read.events) {
+            if (event.position > upto) {
+                next = upto + 1;
+                break;
+            }
+            record.clear();
+            storage::put_u64_be(record, event.position);
+            storage::put_u64_be(record, event.version);
+            put_field(record, event.id);
+            put_field(record, event.stream);
+            put_field(record, event.type);
+            storage::put_u64_be(record, static_cast<std::uint64_t>(event.timestamp_us));
+            record.push_back(event.data_is_json ? 1 : 0);
+            put_field(record, event.data);
+            put_field(record, event.metadata);
+            EVP_DigestUpdate(ctx.get(), record.data(), record.size());
+            next = event.position + 1;
+        }
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_DigestFinal_ex(ctx.get(), digest, &size);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned int i = 0; i < size; ++i) {
+        hex.push_back(kHex[digest[i] >> 4]);
+        hex.push_back(kHex[digest[i] & 0xF]);
+    }
+    return hex;
+}
+
+void ReplicatedEventStore::append(storage::AppendRequest request, AppendCallback done) {
+    impl_->append(std::move(request), std::move(done));
+}
+
+storage::ReadResult ReplicatedEventStore::read_stream(const std::string& stream,
+                                                      std::uint64_t from_version,
+                                                      storage::Direction direction,
+                                                      std::size_t limit) const {
+    return impl_->tables().read_stream(stream, from_version, direction, limit);
+}
+
+storage::ReadResult ReplicatedEventStore::read_all(std::uint64_t from_position,
+                                                   storage::Direction direction,
+                                                   std::size_t limit) const {
+    return impl_->tables().read_all(from_position, direction, limit);
+}
+
+storage::ReadResult ReplicatedEventStore::read_time_range(std::int64_t from_us, std::int64_t to_us,
+                                                          std::size_t limit) const {
+    return impl_->tables().read_time_range(from_us, to_us, limit);
+}
+
+storage::ReadResult ReplicatedEventStore::read_time_range_after(std::int64_t after_us,
+                                                                std::uint64_t after_position,
+                                                                std::int64_t to_us,
+                                                                std::size_t limit) const {
+    return impl_->tables().read_time_range_after(after_us, after_position, to_us, limit);
+}
+
+std::optional<std::uint64_t> ReplicatedEventStore::stream_version(const std::string& stream) const {
+    return impl_->tables().stream_version(stream);
+}
+
+std::uint64_t ReplicatedEventStore::head_position() const {
+    return impl_->tables().head_position();
+}
+
+storage::StoreStats ReplicatedEventStore::stats() const {
+    return impl_->tables().stats();
+}
+
+std::uint64_t ReplicatedEventStore::add_commit_listener(CommitListener listener) {
+    return impl_->tables().add_commit_listener(std::move(listener));
+}
+
+void ReplicatedEventStore::remove_commit_listener(std::uint64_t token) {
+    impl_->tables().remove_commit_listener(token);
+}
+
+void ReplicatedEventStore::read_barrier(storage::ReadBarrierCallback done) {
+    impl_->read_barrier(std::move(done));
+}
+
+void ReplicatedEventStore::close() {
+    impl_->close();
+}
+
+}  // namespace annal::replication

@@ -1,0 +1,100 @@
+// The event store of a cluster member: one Raft group (id 1) whose log carries the append
+// commands, applied to the same event tables the single-node store uses.
+//
+// One replication-loop thread owns the raft::Core. It drains an input queue (appends to
+// propose, peer messages, read barriers, admin requests, unreachable reports), ticks the
+// core every tick_ms, and for each Ready: sends `messages` at once; persists the entries,
+// the hard state AND the application of the committed entries (BatchWriter) plus the
+// applied index and members table in ONE write transaction with ONE durable commit;
+// advances the core; sends `messages_after_persist`; completes proposals and read
+// barriers; notifies commit listeners. Whatever arrives during one commit goes into the
+// next Ready (group commit). The log is compacted behind the applied index, keeping
+// `log_retain_entries` so a lagging follower catches up from the log.
+//
+// Appends on a follower complete NotLeader (with the leader's address); a proposal whose
+// entry is lost in a leadership change completes NotCommitted. Reads serve the local
+// tables; read_barrier() makes them linearizable (ReadIndex, leader or follower).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "raft/message.hpp"
+#include "raft/types.hpp"
+#include "replication/cluster_view.hpp"
+#include "replication/peer_sender.hpp"
+#include "storage/event_store.hpp"
+
+namespace annal::replication {
+
+struct ReplicatedStoreOptions {
+    storage::StoreOptions store;  // directory, map sizes, durable
+    raft::NodeId self = 0;
+    std::string self_address;                         // advertise address
+    std::vector<PeerDirectoryEntry> initial_cluster;  // empty + join=true: learner-to-be
+    bool join = false;
+    std::uint32_t tick_ms = 100, election_ticks = 10, heartbeat_ticks = 1;
+    std::uint64_t log_retain_entries = 50000;
+    std::chrono::milliseconds read_barrier_timeout{5000};
+};
+
+class ReplicatedEventStore final : public storage::EventStore {
+  public:
+    class Impl;  // the replication loop and everything it owns (replicated_event_store.cpp)
+
+    // `sender` must outlive the store. nullptr and `error` on failure.
+    static std::unique_ptr<ReplicatedEventStore> open(ReplicatedStoreOptions options,
+                                                      PeerSender& sender, std::string& error);
+    explicit ReplicatedEventStore(std::unique_ptr<Impl> impl);
+    ~ReplicatedEventStore() override;
+    ReplicatedEventStore(const ReplicatedEventStore&) = delete;
+    ReplicatedEventStore& operator=(const ReplicatedEventStore&) = delete;
+
+    // Incoming peer traffic (any thread; queued to the replication loop).
+    void receive(std::vector<raft::Message> messages);
+    void report_unreachable(raft::NodeId peer);
+
+    // Admin (each completes once the change is committed or refused; any thread; the
+    // callback runs on the replication loop and must not block).
+    ClusterView cluster_view() const;
+    void add_learner(raft::NodeId id, std::string address, AdminCallback done);
+    // Refused ("not_caught_up") unless the learner's match is within 1000 entries of the
+    // leader's last index.
+    void promote(raft::NodeId id, AdminCallback done);
+    void remove_member(raft::NodeId id, AdminCallback done);  // refused when it would lose quorum
+    // target 0 = the most up-to-date other voter. Completes Ok once the target leads.
+    void transfer_leadership(raft::NodeId target, AdminCallback done);
+    // Graceful shutdown step: if leader, transfer to an up-to-date voter and wait up to
+    // `timeout` for it to take over. Returns true if this node is not the leader afterwards.
+    bool hand_off_leadership(std::chrono::milliseconds timeout);
+    // SHA-256 (hex) over the canonical form of events 1..upto_position (0: all applied), in
+    // position order, for comparing replicas.
+    std::string log_digest(std::uint64_t upto_position) const;
+
+    // storage::EventStore. append() proposes (leader) or completes NotLeader (follower).
+    void append(storage::AppendRequest request, AppendCallback done) override;
+    storage::ReadResult read_stream(const std::string& stream, std::uint64_t from_version,
+                                    storage::Direction direction, std::size_t limit) const override;
+    storage::ReadResult read_all(std::uint64_t from_position, storage::Direction direction,
+                                 std::size_t limit) const override;
+    storage::ReadResult read_time_range(std::int64_t from_us, std::int64_t to_us,
+                                        std::size_t limit) const override;
+    storage::ReadResult read_time_range_after(std::int64_t after_us, std::uint64_t after_position,
+                                              std::int64_t to_us, std::size_t limit) const override;
+    std::optional<std::uint64_t> stream_version(const std::string& stream) const override;
+    std::uint64_t head_position() const override;
+    storage::StoreStats stats() const override;
+    std::uint64_t add_commit_listener(CommitListener listener) override;
+    void remove_commit_listener(std::uint64_t token) override;
+    void read_barrier(storage::ReadBarrierCallback done) override;
+    // Stops the loop: queued and pending requests complete ShuttingDown. Idempotent.
+    void close() override;
+
+  private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace annal::replication

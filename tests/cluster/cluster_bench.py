@@ -1,0 +1,208 @@
+"""Cluster benchmark (a command, not a test): append throughput of 1-, 3- and 5-node
+clusters of real `annal node` processes on loopback, and failover time.
+
+For each cluster size, in the same run, against the leader:
+  - `annal bench --clients 64 --duration D` (single-event appends, 64 connections);
+  - `annal bench --clients 64 --duration D --batch 10 --event-size 256`;
+reporting events/s and latency p50/p99 as `annal bench` measures them, plus the CPU
+seconds the node processes used (from /proc) and the load average.
+A standalone node (no --initial-cluster: the issue-2 store) is measured the same way
+for reference.
+
+Failover: a cluster (default 3 nodes) with 4 client threads appending single events
+(307 followed, errors retried, as in the fault tests); N times: kill -9 the leader, time
+from the kill to the next append acknowledged by another node, restart the killed node
+and let it catch up. Reports median / p90 / max.
+
+Prints a Markdown report (and writes it to --output if given).
+
+  python3 tests/cluster/cluster_bench.py --annal build-cluster/node/cli/annal
+"""
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+
+from cluster_harness import AppendLoad, Cluster, arguments, check, log
+
+
+def cpu_seconds(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def run_bench(annal, port, duration, clients, batch=1, event_size=None):
+    command = [annal, "--server", "http://127.0.0.1:%d" % port, "--json", "bench",
+               "--clients", str(clients), "--duration", str(duration), "--batch", str(batch)]
+    if event_size:
+        command += ["--event-size", str(event_size)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=duration * 4 + 60)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    check(lines, "annal bench printed no JSON (exit %d):\n%s\n%s" % (
+        done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
+    report = json.loads(lines[-1])
+    report["exit"] = done.returncode
+    report["command"] = " ".join(["annal"] + command[1:])
+    return report
+
+
+def measure(annal, cluster, port, duration, label):
+    rows = []
+    for name, batch, size in (("64 clients x 1 event", 1, None),
+                              ("64 clients x 10 events of 256 B", 10, 256)):
+        pids = [n.process.pid for n in cluster.nodes.values() if n.running]
+        cpu_before = [cpu_seconds(pid) for pid in pids]
+        load_before = loadavg()
+        report = run_bench(annal, port, duration, 64, batch, size)
+        cpu = sum(cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before))
+        row = {"cluster": label, "workload": name, "events_per_s": report["events_per_s"],
+               "p50_ms": report["latency_ms"]["p50"], "p99_ms": report["latency_ms"]["p99"],
+               "errors": report["errors"], "seconds": report["seconds"],
+               "node_cpu_s": cpu, "load": "%s -> %s" % (load_before, loadavg()),
+               "command": report["command"], "first_error": report.get("first_error", "")}
+        log("%s, %s: %.0f events/s, p50 %.1f ms, p99 %.1f ms, errors %d, node CPU %.1f s"
+            % (label, name, row["events_per_s"], row["p50_ms"], row["p99_ms"], row["errors"],
+               cpu))
+        rows.append(row)
+    return rows
+
+
+def throughput(annal, size, duration, extra_args):
+    if size == 0:
+        # Standalone reference: the issue-2 store, no Raft.
+        cluster = Cluster(annal, 1, extra_args=extra_args)
+        port = cluster.node(1).start(None).port
+        label = "standalone"
+    else:
+        cluster = Cluster(annal, size, extra_args=extra_args)
+        leader = cluster.start()
+        cluster.wait_converged()
+        label = "%d-node" % size
+        port = cluster.node(leader).port
+    try:
+        return measure(annal, cluster, port, duration, label)
+    finally:
+        cluster.shutdown()
+
+
+def failover(annal, size, kills, extra_args):
+    cluster = Cluster(annal, size, extra_args=extra_args)
+    cluster.start()
+    load = AppendLoad(cluster, threads=4, request_timeout=1.0, retry_pause=0.01,
+                      prefix="failover").start()
+    delays = []
+    elections = []
+    try:
+        for kill in range(kills):
+            leader = cluster.wait_leader()
+            load.wait_acks_after(time.monotonic(), count=20, what="before kill %d" % kill)
+            killed = cluster.node(leader)
+            t_kill = time.monotonic()
+            killed.kill9()
+            new_leader = cluster.wait_leader(exclude={leader})
+            elections.append(time.monotonic() - t_kill)
+            delays.append(load.wait_acks_after(t_kill, what="kill %d" % (kill + 1),
+                                               exclude_port=killed.port))
+            log("kill %d: leader %d killed, node %d leads; next ack after %.3f s" % (
+                kill + 1, leader, new_leader, delays[-1]))
+            cluster.restart(leader)
+            # Let the restarted node catch up before the next kill, so every kill starts
+            # from a full, healthy cluster.
+            target = cluster.node(new_leader).view()["commit_index"]
+            deadline = time.monotonic() + 60
+            while (killed.view() or {}).get("applied_index", 0) < target:
+                check(time.monotonic() < deadline, "node %d did not catch up" % leader)
+                time.sleep(0.05)
+            time.sleep(0.5)
+    finally:
+        load.stop_flag.set()
+        cluster.shutdown()
+    return delays, elections
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main():
+    parser = arguments(__doc__)
+    parser.add_argument("--sizes", default="1,3,5", help="cluster sizes (0 = standalone)")
+    parser.add_argument("--standalone", action="store_true", default=True)
+    parser.add_argument("--no-standalone", dest="standalone", action="store_false")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per bench run")
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--failover-size", type=int, default=3)
+    parser.add_argument("--node-arg", action="append", default=[],
+                        help="extra argument for every node (repeatable)")
+    parser.add_argument("--output", help="also write the Markdown report here")
+    args = parser.parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_at_start = loadavg()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.standalone and 0 not in sizes:
+        sizes = [0] + sizes
+    rows = []
+    for size in sizes:
+        rows.extend(throughput(args.annal, size, args.duration, args.node_arg))
+    delays, elections = ([], [])
+    if args.kills > 0:
+        delays, elections = failover(args.annal, args.failover_size, args.kills, args.node_arg)
+
+    out = []
+    out.append("Run %s UTC on %s (%d CPUs), load average at start %s."
+               % (started.strftime("%Y-%m-%d %H:%M"), platform.node(), os.cpu_count(),
+                  load_at_start))
+    out.append("")
+    out.append("| cluster | workload | events/s | p50 ms | p99 ms | errors | node CPU s | "
+               "load avg before -> after |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        out.append("| %s | %s | %.0f | %.1f | %.1f | %d | %.1f | %s |" % (
+            row["cluster"], row["workload"], row["events_per_s"], row["p50_ms"], row["p99_ms"],
+            row["errors"], row["node_cpu_s"], row["load"]))
+    by_key = {(r["cluster"], r["workload"]): r["events_per_s"] for r in rows}
+    out.append("")
+    for workload in ("64 clients x 1 event", "64 clients x 10 events of 256 B"):
+        one = by_key.get(("1-node", workload))
+        for size in (3, 5):
+            other = by_key.get(("%d-node" % size, workload))
+            if one and other:
+                out.append("- %s: %d-node / 1-node = %.2f" % (workload, size, other / one))
+    if delays:
+        out.append("")
+        out.append("Failover, %d-node cluster, %d x kill -9 of the leader while 4 clients "
+                   "append: time from the kill to the next acknowledged append: median %.3f s, "
+                   "p90 %.3f s, max %.3f s (min %.3f s); time until a new leader was visible "
+                   "in /admin/cluster: median %.3f s, max %.3f s."
+                   % (args.failover_size, len(delays), statistics.median(delays),
+                      percentile(delays, 0.9), max(delays), min(delays),
+                      statistics.median(elections), max(elections)))
+        out.append("All delays (s): " + ", ".join("%.3f" % d for d in delays))
+    out.append("")
+    out.append("Load average at the end: %s." % loadavg())
+    errors = [r for r in rows if r["errors"]]
+    for row in errors:
+        out.append("- %s %s: first error: %s" % (row["cluster"], row["workload"],
+                                                 row["first_error"]))
+    report = "\n".join(out)
+    print(report)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
