@@ -47,7 +47,7 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
     git config --global --add safe.directory /src \
  && cmake -S /src -B /build -G Ninja \
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
-      -DBUILD_TESTING=OFF -DANNAL_PARTS="raft;storage;client;api;cli;operator" \
+      -DBUILD_TESTING=OFF -DANNAL_PARTS="raft;storage;replication;transport;tls;client;api;cli;operator" \
       -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DANNAL_GIT_DESCRIBE="${ANNAL_GIT_DESCRIBE}" \
  && cmake --build /build -j"$(nproc)" --target annal annal-operator \
  && strip --strip-unneeded /build/bin/annal /build/bin/annal-operator \
