@@ -163,6 +163,8 @@ class ReplicatedEventStore::Impl {
                         std::map<raft::NodeId, std::string>& addresses);
     void complete_applied(const std::vector<Applied>& applied);
     void on_lost_leadership();
+    // Completes proposals whose entries did not (or may not) commit under this leader.
+    void complete_lost(std::map<raft::Index, PendingProposal> taken);
     void release_barriers();
     void expire(Clock::time_point now);
     void maybe_compact();
@@ -871,23 +873,18 @@ void ReplicatedEventStore::Impl::complete_applied(const std::vector<Applied>& ap
         return;
     }
     // Anything left at or below the applied index was replaced by another leader's entry.
-    for (auto& [index, proposal] : proposals_.take_through(applied.back().index)) {
-        if (proposal.append_done) {
-            AppendResult lost;
-            lost.status = AppendStatus::NotCommitted;
-            lost.message = kLeadershipChanged;
-            complete_append(proposal, std::move(lost));
-        } else if (proposal.change_done) {
-            proposal.change_done(false);
-        }
-    }
+    complete_lost(proposals_.take_through(applied.back().index));
 }
 
 void ReplicatedEventStore::Impl::on_lost_leadership() {
     // The entries may still commit under the next leader (if they reached a quorum), so
     // the outcome is unknown: NotCommitted tells the client to retry, and the idempotent
     // event ids make a retry of an entry that did commit a deduplicated no-op.
-    for (auto& [index, proposal] : proposals_.take_all()) {
+    complete_lost(proposals_.take_all());
+}
+
+void ReplicatedEventStore::Impl::complete_lost(std::map<raft::Index, PendingProposal> taken) {
+    for (auto& [index, proposal] : taken) {
         if (proposal.append_done) {
             AppendResult lost;
             lost.status = AppendStatus::NotCommitted;
