@@ -185,9 +185,12 @@ spec:
   replicas: 3
   labels: {tier: db, zone: a}
 EOF
-equals 3 k get widget one -o 'jsonpath={.spec.replicas}'
-equals db k get wdg one -o 'jsonpath={.spec.labels.tier}'
-k get widgets | head -n1 | grep -Eq '^NAME +REPLICAS +READY +AGE'
+# kubectl learns a new CRD's names (plural, short name, printer columns) through its
+# discovery cache, which may lag the Established condition by a moment: poll, do not assume.
+wait_for "widget one readable by its plural" 30 equals 3 k get widget one -o 'jsonpath={.spec.replicas}'
+wait_for "widget one readable by its short name" 30 equals db k get wdg one -o 'jsonpath={.spec.labels.tier}'
+widget_header() { k get widgets | head -n1 | grep -Eq '^NAME +REPLICAS +READY +AGE'; }
+wait_for "printer columns of widgets" 30 widget_header
 if k apply -f - 2>"$dir/invalid.err" <<'EOF'; then
 apiVersion: smoke.annal.dev/v1alpha1
 kind: Widget
