@@ -705,6 +705,16 @@ void ReplicatedEventStore::Impl::handle_admin(AdminRequest& request) {
             const raft::Status status = core_->status();
             const auto peer = status.peers.find(request.id);
             const raft::Index match = peer == status.peers.end() ? 0 : peer->second.match;
+            // Lag alone would let a short log promote a learner the leader never reached
+            // (match 0: e.g. its certificate is refused); a new voter must have answered.
+            if (match == 0) {
+                complete_admin(request.done,
+                               AdminResult{AdminResult::Status::Refused, "not_caught_up",
+                                           "learner " + std::to_string(request.id) +
+                                               " has not acknowledged any entry",
+                                           "", 0});
+                return;
+            }
             if (status.last_index > match + kPromoteMaxLag) {
                 complete_admin(request.done,
                                AdminResult{AdminResult::Status::Refused, "not_caught_up",

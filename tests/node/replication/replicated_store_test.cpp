@@ -413,5 +413,27 @@ TEST_CASE("replicated store: a single-node cluster elects itself and compacts it
     CHECK(after->first_position == 301);
 }
 
+TEST_CASE("replicated store: a learner the leader never reached is not promoted") {
+    // With a short log the lag rule alone would pass: the learner must have answered.
+    ReplicatedCluster cluster(3);
+    const raft::NodeId leader = cluster.wait_for_leader();
+    REQUIRE(leader != 0);
+    REQUIRE(append_many(cluster, leader, 5, 1, "unreached") == 5);
+    cluster.start(4, true);
+    cluster.network().isolate(4, true);
+    auto added = admin_and_wait([&](AdminCallback done) {
+        cluster.store(leader).add_learner(4, cluster.address(4), done);
+    });
+    REQUIRE(added);
+    REQUIRE(added->status == AdminResult::Status::Ok);
+    auto promoted =
+        admin_and_wait([&](AdminCallback done) { cluster.store(leader).promote(4, done); });
+    REQUIRE(promoted);
+    CHECK(promoted->status == AdminResult::Status::Refused);
+    CHECK(promoted->reason == "not_caught_up");
+    CHECK(promoted->message.find("has not acknowledged") != std::string::npos);
+    CHECK(cluster.store(leader).cluster_view().members.size() == 4);
+}
+
 }  // namespace
 }  // namespace annal::replication
