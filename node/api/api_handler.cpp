@@ -4,6 +4,8 @@
 #include <limits>
 
 #include "api/append_request_parser.hpp"
+#include "api/http_session.hpp"
+#include "api/internal_snapshot_route.hpp"
 #include "api/json_writer.hpp"
 #include "api/metrics.hpp"
 #include "api/query_params.hpp"
@@ -202,13 +204,19 @@ Reply ApiHandler::error_reply(const ApiError& error) {
 }
 
 Routed ApiHandler::route(std::string_view method, std::string_view target, std::string_view body,
-                         bool barrier_passed) const {
+                         const ConnectionSecurity& security, bool barrier_passed) const {
     const Target parts = split_target(target);
     const std::string_view path = parts.path;
     const bool is_get = method == "GET";
 
     if (path.substr(0, kAdminPrefix.size()) == kAdminPrefix) {
         return admin(method, path, parts.query, body);
+    }
+    if (path.substr(0, kInternalPrefix.size()) == kInternalPrefix) {
+        // With TLS only a certificate from the cluster CA proves membership; plain HTTP
+        // is as open as the peer protocol on the same port.
+        const bool member = !security.tls || security.client_certificate_verified;
+        return internal_route(store_, method, path, parts.query, member);
     }
     const bool is_read =
         is_get && (path.substr(0, kStreamsPrefix.size()) == kStreamsPrefix || path == "/v1/all" ||
@@ -354,6 +362,7 @@ Reply ApiHandler::metrics() const {
             text.append(status.role == role ? "1\n" : "0\n");
         }
         text.append(cluster_->extra_metrics());
+        text.append(snapshot_transfer_metrics(store_.snapshot_transfer_stats()));
     }
     Reply reply = text_reply(200, std::move(text));
     reply.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -20,6 +20,7 @@
 namespace annal::api {
 
 class Metrics;
+struct ConnectionSecurity;  // http_session.hpp
 
 struct ApiLimits {
     std::size_t max_read_limit = 4096;
@@ -70,8 +71,9 @@ class ApiHandler {
     ApiHandler(storage::EventStore& store, ApiLimits limits, Metrics& metrics,
                const ServerFlags& flags, ClusterAdmin* cluster = nullptr);
 
+    // `security`: the connection's; cluster-internal routes serve only cluster members.
     Routed route(std::string_view method, std::string_view target, std::string_view body,
-                 bool barrier_passed = false) const;
+                 const ConnectionSecurity& security, bool barrier_passed = false) const;
 
     // The HTTP answer to a finished append of `stream` sent to `target`.
     static Reply append_reply(const storage::AppendResult& result, std::string_view stream,

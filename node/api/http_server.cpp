@@ -1,18 +1,29 @@
 #include "api/http_server.hpp"
 
+#include <openssl/err.h>
+#include <unistd.h>
+
 #include <array>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <iostream>
 #include <thread>
 #include <vector>
 
 #include "api/http_session.hpp"
 #include "api/server_core.hpp"
 #include "storage/event_store.hpp"
+#include "tls/plaintext_relay.hpp"
+#include "tls/rejection_log.hpp"
+#include "tls/socket_stream.hpp"
+#include "tls/tls_context.hpp"
 
 namespace annal::api {
 
@@ -70,7 +81,7 @@ class ConnectionSniffer : public std::enable_shared_from_this<ConnectionSniffer>
         }
         if (received_ == kPeerMagic.size()) {
             timer_.cancel();
-            peer_acceptor_(net::ip::tcp::socket(std::move(socket_)), std::string(seen));
+            peer_acceptor_(tls::SocketStream(tcp::socket(std::move(socket_))), std::string(seen));
             return;
         }
         if (ec) {
@@ -87,6 +98,161 @@ class ConnectionSniffer : public std::enable_shared_from_this<ConnectionSniffer>
     const PeerAcceptor& peer_acceptor_;
     ConnectionSocket socket_;
     net::steady_timer timer_;
+    std::array<char, 4> bytes_{};
+    std::size_t received_ = 0;
+};
+
+// The start of a connection on a TLS port: the handshake (bounded by the handshake
+// timeout), then the same peek as ConnectionSniffer on the decrypted bytes. Peers get the
+// TLS stream itself; HTTP clients are served through a plaintext relay by the ordinary
+// HTTP session, told whether the client's certificate verified.
+class TlsConnectionStart : public std::enable_shared_from_this<TlsConnectionStart> {
+  public:
+    using TlsStream = tls::SocketStream::TlsStream;
+
+    TlsConnectionStart(ServerCore& core, const PeerAcceptor& peer_acceptor,
+                       net::ssl::context& context, tls::RejectionLog& log, ConnectionSocket socket)
+        : core_(core),
+          peer_acceptor_(peer_acceptor),
+          log_(log),
+          timer_(socket.get_executor()),
+          io_executor_(socket.get_executor().get_inner_executor()),
+          tls_(std::make_unique<TlsStream>(tcp::socket(std::move(socket)), context)) {}
+
+    void run() {
+        error_code ignored;
+        remote_ = tls_->next_layer().remote_endpoint(ignored);
+        arm_timer(core_.options.tls_handshake_timeout);
+        tls_->async_handshake(
+            net::ssl::stream_base::server,
+            [self = shared_from_this()](error_code ec) { self->on_handshake(ec); });
+    }
+
+  private:
+    void arm_timer(std::chrono::seconds timeout) {
+        timer_.expires_after(timeout);
+        timer_.async_wait([weak = weak_from_this()](error_code ec) {
+            if (ec) {
+                return;
+            }
+            if (auto self = weak.lock()) {
+                error_code ignored;
+                self->tls_->next_layer().cancel(ignored);
+            }
+        });
+    }
+
+    void on_handshake(error_code ec) {
+        timer_.cancel();
+        if (ec) {
+            core_.metrics.count_tls_handshake_failure();
+            report_failure(ec);
+            answer_plain_http_or_close(ec);
+            return;
+        }
+        verified_ = tls::peer_certificate_verified(tls_->native_handle());
+        if (!peer_acceptor_) {
+            start_http({});
+            return;
+        }
+        arm_timer(core_.options.idle_timeout);
+        read_more();
+    }
+
+    void report_failure(error_code ec) {
+        std::uint64_t suppressed = 0;
+        const std::string address = remote_.address().to_string();
+        if (log_.should_log(address, suppressed)) {
+            std::cerr << "annal: TLS handshake from " << address << " failed: " << ec.message()
+                      << (suppressed > 0 ? " (" + std::to_string(suppressed) +
+                                               " more from this address since the last report)"
+                                         : std::string())
+                      << std::endl;
+        }
+    }
+
+    // A plain-HTTP request on the TLS port (OpenSSL recognises it): tell the client in
+    // words it can read rather than leave it with a bare reset.
+    void answer_plain_http_or_close(error_code ec) {
+        const bool plain_http =
+            ec.category() == net::error::get_ssl_category() &&
+            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+        if (!plain_http) {
+            close();
+            return;
+        }
+        static constexpr std::string_view kAnswer =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+            "Content-Length: 42\r\n\r\nthis port speaks TLS: use an https:// URL\n";
+        arm_timer(std::chrono::seconds(5));
+        net::async_write(tls_->next_layer(), net::buffer(kAnswer),
+                         [self = shared_from_this()](error_code, std::size_t) { self->close(); });
+    }
+
+    void read_more() {
+        tls_->async_read_some(net::buffer(bytes_.data() + received_, kPeerMagic.size() - received_),
+                              [self = shared_from_this()](error_code ec, std::size_t count) {
+                                  self->on_read(ec, count);
+                              });
+    }
+
+    void on_read(error_code ec, std::size_t count) {
+        received_ += count;
+        const std::string_view seen(bytes_.data(), received_);
+        if (seen != kPeerMagic.substr(0, received_)) {
+            timer_.cancel();
+            start_http(seen);
+            return;
+        }
+        if (received_ == kPeerMagic.size()) {
+            timer_.cancel();
+            peer_acceptor_(tls::SocketStream(std::move(tls_)), std::string(seen));
+            return;
+        }
+        if (ec) {
+            timer_.cancel();
+            close();
+            return;
+        }
+        read_more();
+    }
+
+    void start_http(std::string_view already_read) {
+        // The session's socket gets its own strand; the relay stays on this one.
+        auto executor = net::make_strand(io_executor_);
+        error_code ec;
+        const int plain_end = tls::start_plaintext_relay(std::move(tls_), ec);
+        if (plain_end < 0) {
+            return;  // out of descriptors: the relay closed the connection
+        }
+        ConnectionSocket socket(executor);
+        // The plain end is a local stream socket; the session only reads, writes and
+        // shuts it down, which work alike on any stream socket.
+        socket.assign(tcp::v4(), plain_end, ec);
+        if (ec) {
+            ::close(plain_end);
+            return;
+        }
+        start_http_session(core_, std::move(socket), already_read,
+                           ConnectionSecurity{true, verified_});
+    }
+
+    void close() {
+        error_code ignored;
+        if (tls_) {
+            tls_->next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+            tls_->next_layer().close(ignored);
+        }
+    }
+
+    ServerCore& core_;
+    const PeerAcceptor& peer_acceptor_;
+    tls::RejectionLog& log_;
+    net::steady_timer timer_;
+    net::io_context::executor_type io_executor_;
+    std::unique_ptr<TlsStream> tls_;
+    tcp::endpoint remote_;
+    bool verified_ = false;
     std::array<char, 4> bytes_{};
     std::size_t received_ = 0;
 };
@@ -111,7 +277,9 @@ struct HttpServer::Impl {
     std::vector<std::thread> threads;
     std::uint16_t bound_port = 0;
     bool stopped = false;
-    PeerAcceptor peer_acceptor;  // set before start(), then only read
+    PeerAcceptor peer_acceptor;                      // set before start(), then only read
+    std::shared_ptr<net::ssl::context> tls_context;  // likewise
+    tls::RejectionLog handshake_log;
 
     void accept() {
         acceptor.async_accept(net::make_strand(io), [this](error_code ec, ConnectionSocket socket) {
@@ -130,7 +298,11 @@ struct HttpServer::Impl {
             }
             error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
-            if (peer_acceptor) {
+            if (tls_context) {
+                std::make_shared<TlsConnectionStart>(core, peer_acceptor, *tls_context,
+                                                     handshake_log, std::move(socket))
+                    ->run();
+            } else if (peer_acceptor) {
                 std::make_shared<ConnectionSniffer>(core, peer_acceptor, std::move(socket))->run();
             } else {
                 start_http_session(core, std::move(socket));
@@ -145,6 +317,17 @@ HttpServer::HttpServer(storage::EventStore& store, ServerOptions options, Cluste
 
 void HttpServer::set_peer_acceptor(PeerAcceptor acceptor) {
     impl_->peer_acceptor = std::move(acceptor);
+}
+
+void HttpServer::set_tls_context(std::shared_ptr<net::ssl::context> context) {
+    impl_->tls_context = std::move(context);
+    if (impl_->tls_context) {
+        impl_->core.metrics.enable_tls();
+    }
+}
+
+std::uint64_t HttpServer::tls_handshake_failures() const {
+    return impl_->core.metrics.tls_handshake_failures();
 }
 
 net::io_context& HttpServer::io_context() {

@@ -22,6 +22,14 @@ namespace annal::storage {
 class EventStore;
 }
 
+namespace annal::tls {
+class SocketStream;
+}
+
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace annal::api {
 
 struct ServerOptions {
@@ -33,13 +41,18 @@ struct ServerOptions {
     std::size_t subscriber_buffer_events = 1024;
     std::chrono::seconds idle_timeout{120};      // keep-alive connection with no request
     std::chrono::seconds heartbeat_interval{5};  // NDJSON subscriptions
+    // With TLS on (set_tls_context): a connection that has not finished its handshake by
+    // then is closed.
+    std::chrono::seconds tls_handshake_timeout{10};
 };
 
 class ClusterAdmin;
 
 // Receives a connection whose first bytes were the peer protocol's magic ("ANPR"),
-// together with the bytes already read from it.
-using PeerAcceptor = std::function<void(boost::asio::ip::tcp::socket, std::string)>;
+// together with the bytes already read from it. With TLS on, the stream is the TLS
+// stream after its handshake (the bytes are decrypted ones) and the acceptor must check
+// the client certificate (tls::peer_certificate_verified) before trusting it.
+using PeerAcceptor = std::function<void(tls::SocketStream, std::string)>;
 
 class HttpServer {
   public:
@@ -58,6 +71,12 @@ class HttpServer {
     // bytes of every new connection decide; the peer magic goes to `acceptor`, anything
     // else is HTTP. Without one, every connection is HTTP at once.
     void set_peer_acceptor(PeerAcceptor acceptor);
+    // TLS on the one port (before start()): every connection handshakes first, then the
+    // peer/HTTP decision is made on the decrypted bytes. nullptr (the default): plain TCP.
+    void set_tls_context(std::shared_ptr<boost::asio::ssl::context> context);
+    // TLS connections closed before the first byte: failed or timed-out handshakes (a
+    // plain-HTTP client on a TLS port is one).
+    std::uint64_t tls_handshake_failures() const;
     // The io_context the server's threads run. The peer transport shares it; anything
     // using it must be stopped before the server is destroyed.
     boost::asio::io_context& io_context();

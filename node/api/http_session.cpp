@@ -27,8 +27,9 @@ constexpr std::size_t kLingerBytes = 64u << 20;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
   public:
-    HttpSession(ServerCore& core, ConnectionSocket socket, std::string_view already_read)
-        : core_(core), stream_(std::move(socket)) {
+    HttpSession(ServerCore& core, ConnectionSocket socket, std::string_view already_read,
+                ConnectionSecurity security)
+        : core_(core), stream_(std::move(socket)), security_(security) {
         // Bytes the acceptor peeked at (to tell peers from clients) start the request.
         if (!already_read.empty()) {
             const auto space = buffer_.prepare(already_read.size());
@@ -135,7 +136,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         keep_alive_ = request_.keep_alive();
         version_ = request_.version();
         target_ = std::string(request_.target());
-        dispatch(core_.handler.route(request_.method_string(), request_.target(), request_.body()));
+        dispatch(core_.handler.route(request_.method_string(), request_.target(), request_.body(),
+                                     security_));
     }
 
     void dispatch(Routed routed) {
@@ -180,9 +182,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                     self->send(ApiHandler::barrier_reply(result, self->target_));
                     return;
                 }
-                self->dispatch(self->core_.handler.route(self->request_.method_string(),
-                                                         self->request_.target(),
-                                                         self->request_.body(), true));
+                self->dispatch(self->core_.handler.route(
+                    self->request_.method_string(), self->request_.target(), self->request_.body(),
+                    self->security_, true));
             });
         });
     }
@@ -286,6 +288,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
     ServerCore& core_;
     ConnectionStream stream_;
+    // Per connection, so the same for each of its requests (routes that must only serve
+    // other nodes check security_.client_certificate_verified).
+    const ConnectionSecurity security_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::optional<http::response<http::empty_body>> continue_response_;
@@ -303,8 +308,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
-void start_http_session(ServerCore& core, ConnectionSocket socket, std::string_view already_read) {
-    std::make_shared<HttpSession>(core, std::move(socket), already_read)->run();
+void start_http_session(ServerCore& core, ConnectionSocket socket, std::string_view already_read,
+                        ConnectionSecurity security) {
+    std::make_shared<HttpSession>(core, std::move(socket), already_read, security)->run();
 }
 
 }  // namespace annal::api

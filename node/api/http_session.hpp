@@ -12,9 +12,17 @@ namespace annal::api {
 
 struct ServerCore;
 
+// What the server knows about a connection's transport security, for every request on it.
+struct ConnectionSecurity {
+    bool tls = false;
+    // The client presented a certificate that chains to the cluster CA (mutual TLS): only
+    // other nodes of the cluster (and whoever holds a cluster certificate) have one.
+    bool client_certificate_verified = false;
+};
+
 // `already_read`: bytes taken from the socket before the session starts (the acceptor's
 // peek), parsed as the beginning of the first request.
 void start_http_session(ServerCore& core, ConnectionSocket socket,
-                        std::string_view already_read = {});
+                        std::string_view already_read = {}, ConnectionSecurity security = {});
 
 }  // namespace annal::api

@@ -114,6 +114,12 @@ std::string Metrics::render(const storage::StoreStats& stats) const {
                    stats.head_position, out);
     append_counter("annal_map_bytes", "Current LMDB map size in bytes.", "gauge", stats.map_bytes,
                    out);
+    if (tls_enabled_.load(std::memory_order_relaxed)) {
+        append_counter("annal_tls_handshake_failures_total",
+                       "TLS connections closed before their handshake completed (failed, timed "
+                       "out, or plain HTTP on the TLS port).",
+                       "counter", tls_handshake_failures(), out);
+    }
     return out;
 }
 

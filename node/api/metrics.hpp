@@ -48,6 +48,15 @@ class Metrics {
     void subscriber_added() { subscribers_.fetch_add(1, std::memory_order_relaxed); }
     void subscriber_removed() { subscribers_.fetch_sub(1, std::memory_order_relaxed); }
     std::int64_t subscribers() const { return subscribers_.load(std::memory_order_relaxed); }
+    // TLS on the port: the handshake-failure counter is rendered only when it is on, so a
+    // plain node's scrape has no TLS series that could only ever read 0.
+    void enable_tls() { tls_enabled_.store(true, std::memory_order_relaxed); }
+    void count_tls_handshake_failure() {
+        tls_handshake_failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::uint64_t tls_handshake_failures() const {
+        return tls_handshake_failures_.load(std::memory_order_relaxed);
+    }
 
     // The store's own counters (appends, events, bytes, fsyncs, batch sizes, head) come
     // from `stats` so they count what was made durable, not what was asked for.
@@ -58,6 +67,8 @@ class Metrics {
     std::array<std::atomic<std::uint64_t>, kStatusSlots> responses_by_status_{};
     std::atomic<std::uint64_t> reads_{0};
     std::atomic<std::int64_t> subscribers_{0};
+    std::atomic<bool> tls_enabled_{false};
+    std::atomic<std::uint64_t> tls_handshake_failures_{0};
     BucketHistogram<14> append_latency_;
 };
 

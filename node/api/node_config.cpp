@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -104,6 +105,9 @@ bool load_node_config(const std::string& path, NodeConfig& config, std::string& 
         {"election_ticks", integer(result.election_ticks)},
         {"heartbeat_ticks", integer(result.heartbeat_ticks)},
         {"log_retain_entries", integer(result.log_retain_entries)},
+        {"tls_cert_file", text(result.tls_cert_file)},
+        {"tls_key_file", text(result.tls_key_file)},
+        {"tls_ca_file", text(result.tls_ca_file)},
     };
 
     for (const auto& entry : root) {
@@ -135,7 +139,53 @@ bool is_cluster_mode(const NodeConfig& config) {
     return !config.initial_cluster.empty() || config.join;
 }
 
+bool tls_enabled(const NodeConfig& config) {
+    return !config.tls_cert_file.empty();
+}
+
+namespace {
+
+// All three TLS files or none, each readable: a typo should stop the node at start with
+// the file's name, not show up later as every peer refusing it.
+bool check_tls_files(const NodeConfig& config, std::string& error) {
+    const std::pair<const char*, const std::string*> files[] = {
+        {"tls_cert_file", &config.tls_cert_file},
+        {"tls_key_file", &config.tls_key_file},
+        {"tls_ca_file", &config.tls_ca_file}};
+    std::size_t set = 0;
+    for (const auto& [name, path] : files) {
+        set += path->empty() ? 0 : 1;
+    }
+    if (set == 0) {
+        return true;
+    }
+    if (set != 3) {
+        std::string missing;
+        for (const auto& [name, path] : files) {
+            if (path->empty()) {
+                missing += (missing.empty() ? "" : ", ") + std::string(name);
+            }
+        }
+        error =
+            "TLS needs tls_cert_file, tls_key_file and tls_ca_file together (missing: " + missing +
+            ")";
+        return false;
+    }
+    for (const auto& [name, path] : files) {
+        if (!std::ifstream(*path).good()) {
+            error = std::string(name) + ": cannot read '" + *path + "'";
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 bool finalize_node_config(NodeConfig& config, std::string& error) {
+    if (!check_tls_files(config, error)) {
+        return false;
+    }
     if (config.io_threads == 0) {
         error = "io_threads must be at least 1";
         return false;

@@ -35,7 +35,17 @@ struct NodeConfig {
     std::uint32_t election_ticks = 10;
     std::uint32_t heartbeat_ticks = 1;
     std::uint64_t log_retain_entries = 50000;  // Raft log tail kept behind the applied index
+
+    // TLS on the one port: all three PEM files, or none for plain TCP. With them, clients
+    // connect with https:// and peers must present a certificate from the CA in
+    // tls_ca_file (mutual TLS); this node's certificate is also its client certificate.
+    std::string tls_cert_file;  // certificate chain, leaf first
+    std::string tls_key_file;
+    std::string tls_ca_file;  // the cluster CA
 };
+
+// True when the TLS files are set (finalize_node_config checked they come together).
+bool tls_enabled(const NodeConfig& config);
 
 // True when the node runs as a member (or joiner) of a replicated cluster.
 bool is_cluster_mode(const NodeConfig& config);

@@ -7,8 +7,11 @@
 
 #include "api/http_server.hpp"
 #include "storage/event_store.hpp"
+#include "tls/socket_stream.hpp"
+#include "tls/tls_context.hpp"
 
 #ifdef ANNAL_NODE_CLUSTER
+#include "api/http_snapshot_source.hpp"
 #include "api/initial_cluster.hpp"
 #include "api/late_bound_peer_sender.hpp"
 #include "api/replicated_cluster_admin.hpp"
@@ -62,10 +65,33 @@ ServerOptions server_options_of(const NodeConfig& config) {
     return options;
 }
 
+const char* scheme_of(const NodeConfig& config) {
+    return tls_enabled(config) ? "https" : "http";
+}
+
+tls::TlsFiles tls_files_of(const NodeConfig& config) {
+    return tls::TlsFiles{config.tls_cert_file, config.tls_key_file, config.tls_ca_file};
+}
+
+// TLS on the port (when configured): false with a message naming the file on failure.
+bool enable_tls(HttpServer& server, const NodeConfig& config, std::string& error) {
+    if (!tls_enabled(config)) {
+        return true;
+    }
+    std::shared_ptr<boost::asio::ssl::context> context =
+        tls::make_server_context(tls_files_of(config), error);
+    if (!context) {
+        error = "TLS: " + error;
+        return false;
+    }
+    server.set_tls_context(std::move(context));
+    return true;
+}
+
 void print_listening(const NodeConfig& config, std::uint16_t port) {
     const bool ipv6 = config.listen_address.find(':') != std::string::npos;
-    std::cout << "annal: listening on http://" << (ipv6 ? "[" : "") << config.listen_address
-              << (ipv6 ? "]" : "") << ":" << port << std::endl;
+    std::cout << "annal: listening on " << scheme_of(config) << "://" << (ipv6 ? "[" : "")
+              << config.listen_address << (ipv6 ? "]" : "") << ":" << port << std::endl;
 }
 
 // The documented order: no new work, in-flight appends answered, connections closed.
@@ -89,7 +115,7 @@ int run_standalone(const NodeConfig& config, SignalWaiter& signals) {
     }
     {
         HttpServer server(*store, server_options_of(config));
-        if (!server.start(error)) {
+        if (!enable_tls(server, config, error) || !server.start(error)) {
             std::cerr << "annal: " << error << std::endl;
             store->close();
             return 1;
@@ -132,6 +158,19 @@ int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
         options.initial_cluster.push_back({member.id, member.address});
     }
 
+    // This node's certificate doubles as its client certificate towards its peers (peer
+    // links and snapshot fetches).
+    std::shared_ptr<boost::asio::ssl::context> tls_client;
+    if (tls_enabled(config)) {
+        tls_client = tls::make_client_context(tls_files_of(config), error);
+        if (!tls_client) {
+            std::cerr << "annal: TLS: " << error << std::endl;
+            return 1;
+        }
+    }
+    // Declared before the store, which uses it until it is closed.
+    HttpSnapshotSource snapshot_source(tls_client);
+    options.snapshot_source = &snapshot_source;
     LateBoundPeerSender sender;
     std::unique_ptr<replication::ReplicatedEventStore> store =
         replication::ReplicatedEventStore::open(options, sender, error);
@@ -145,6 +184,7 @@ int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
     transport::PeerTransportOptions transport_options;
     transport_options.cluster_id = transport::cluster_id_from_name(config.cluster_id);
     transport_options.self = config.node_id;
+    transport_options.tls_client = tls_client;
     replication::ReplicatedEventStore* const replica = store.get();
     auto transport = std::make_unique<transport::PeerTransport>(
         server->io_context(), transport_options,
@@ -153,10 +193,10 @@ int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
     sender.bind(*transport);
     admin.set_transport(transport.get());
     server->set_peer_acceptor(
-        [peers = transport.get()](boost::asio::ip::tcp::socket socket, std::string first_bytes) {
-            peers->accept(std::move(socket), std::move(first_bytes));
+        [peers = transport.get()](tls::SocketStream stream, std::string first_bytes) {
+            peers->accept(std::move(stream), std::move(first_bytes));
         });
-    if (!server->start(error)) {
+    if (!enable_tls(*server, config, error) || !server->start(error)) {
         std::cerr << "annal: " << error << std::endl;
         sender.unbind();
         transport->stop();
@@ -164,7 +204,8 @@ int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
         return 1;
     }
     std::cout << "annal: node " << config.node_id << " of cluster " << config.cluster_id
-              << " listening on http://" << config.advertise_address << std::endl;
+              << " listening on " << scheme_of(config) << "://" << config.advertise_address
+              << std::endl;
     print_listening(config, server->port());
 
     const int received_signal = signals.wait();

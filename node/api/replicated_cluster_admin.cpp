@@ -2,6 +2,7 @@
 
 #include "replication/replicated_event_store.hpp"
 #include "transport/peer_transport.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace annal::api {
 namespace {
@@ -91,44 +92,8 @@ std::string ReplicatedClusterAdmin::log_digest(std::uint64_t upto) const {
 }
 
 std::string ReplicatedClusterAdmin::extra_metrics() const {
-    std::string text;
-    if (transport_ == nullptr) {
-        return text;
-    }
-    const transport::TransportStats stats = transport_->stats();
-    const auto family = [&text](const char* name, const char* type, const char* help) {
-        text.append("# HELP ").append(name).append(" ").append(help).append("\n");
-        text.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-    };
-    const auto per_peer = [&](const char* name, const char* type, const char* help, auto value_of) {
-        family(name, type, help);
-        for (const auto& peer : stats.peers) {
-            text.append(name).append("{peer=\"").append(std::to_string(peer.id)).append("\"} ");
-            text.append(std::to_string(value_of(peer))).append("\n");
-        }
-    };
-    using Link = transport::PeerLinkStats;
-    per_peer("annal_peer_connected", "gauge", "1 while the outbound peer connection is up",
-             [](const Link& p) { return p.connected ? 1 : 0; });
-    per_peer("annal_peer_frames_sent_total", "counter", "Frames sent to the peer",
-             [](const Link& p) { return p.frames_sent; });
-    per_peer("annal_peer_frames_received_total", "counter", "Frames received from the peer",
-             [](const Link& p) { return p.frames_received; });
-    per_peer("annal_peer_bytes_sent_total", "counter", "Bytes sent to the peer",
-             [](const Link& p) { return p.bytes_sent; });
-    per_peer("annal_peer_bytes_received_total", "counter", "Bytes received from the peer",
-             [](const Link& p) { return p.bytes_received; });
-    per_peer("annal_peer_messages_dropped_total", "counter",
-             "Messages for the peer dropped (queue full or down; Raft retransmits)",
-             [](const Link& p) { return p.messages_dropped; });
-    per_peer("annal_peer_connects_total", "counter", "Outbound connections established",
-             [](const Link& p) { return p.connects; });
-    family("annal_peer_inbound_rejected_total", "counter",
-           "Inbound peer connections closed for a bad frame, wrong cluster or no hello");
-    text.append("annal_peer_inbound_rejected_total ")
-        .append(std::to_string(stats.inbound_rejected))
-        .append("\n");
-    return text;
+    return transport_ == nullptr ? std::string()
+                                 : transport::render_transport_metrics(transport_->stats());
 }
 
 }  // namespace annal::api

@@ -192,7 +192,7 @@ int run_append(const GlobalOptions& global, const AppendOptions& options) {
     if (!endpoint) {
         return report_usage_error(error);
     }
-    client::Client client(*endpoint);
+    client::Client client(*endpoint, global.client_options());
     return options.file ? append_file(global, options, client, *expected)
                         : append_single(global, options, client, *expected);
 }

@@ -1,5 +1,7 @@
-// `annal bench`: runs the append benchmark against a node and prints events/s,
-// appends/s and latency percentiles (a table, or one JSON object with --json).
+// `annal bench`: runs the append load generator against a node (following a follower's
+// redirect to the leader once) and prints events/s, appends/s, errors by status and
+// latency percentiles (a table, or one JSON object with --json). Exits 1 if any append
+// failed.
 #pragma once
 
 #include "cli/benchmark.hpp"

@@ -1,156 +1,87 @@
 #include "cli/benchmark.hpp"
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cmath>
-#include <latch>
-#include <mutex>
-#include <numeric>
-#include <random>
-#include <thread>
-#include <vector>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 
-#include "client/client.hpp"
+#include "cli/text_table.hpp"
 
 namespace annal::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct ClientTally {
-    std::vector<std::uint32_t> latencies_us;
-    std::uint64_t appends = 0;
-    std::uint64_t errors = 0;
-    std::string first_error;
-};
-
-double percentile_ms(const std::vector<std::uint32_t>& sorted_us, double fraction) {
-    if (sorted_us.empty()) {
-        return 0;
-    }
-    const auto rank =
-        static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(sorted_us.size())));
-    const auto index = std::min(sorted_us.size() - 1, rank == 0 ? 0 : rank - 1);
-    return sorted_us[index] / 1000.0;
+std::string fixed(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return text;
 }
 
 }  // namespace
 
-BenchmarkReport run_benchmark(const client::Endpoint& endpoint, const BenchmarkOptions& options,
-                              const std::function<void(std::uint64_t)>& progress) {
-    const unsigned clients = std::max(1u, options.clients);
-    const std::size_t batch = std::max<std::size_t>(1, options.batch);
-    // The data is a JSON string whose encoding is exactly event_size bytes.
-    std::string data_json(std::max<std::size_t>(options.event_size, 2), 'x');
-    data_json.front() = '"';
-    data_json.back() = '"';
-    const std::string run_id = std::to_string(std::random_device{}() % 1000000);
+client::AppendLoadOptions to_load_options(const BenchmarkOptions& options) {
+    client::AppendLoadOptions load;
+    load.connections = options.clients;
+    load.duration = std::chrono::duration<double>(options.duration_s);
+    load.appends = options.appends;
+    load.event_bytes = options.event_size;
+    load.batch = options.batch;
+    load.stream_prefix = options.stream_prefix;
+    return load;
+}
 
-    std::vector<ClientTally> tallies(clients);
-    std::atomic<std::uint64_t> appends_done{0};
-    std::atomic<bool> stop{false};
-    std::atomic<unsigned> finished{0};
-    std::latch connected(clients + 1);
-    std::latch started(1);
+std::string benchmark_json(const std::string& server, const client::AppendLoadReport& report) {
+    nlohmann::json errors_by_status = nlohmann::json::object();
+    for (const auto& [status, count] : report.errors_by_status) {
+        errors_by_status[status] = count;
+    }
+    return nlohmann::json{{"server", server},
+                          {"target", report.target},
+                          {"clients", report.connections},
+                          {"batch", report.batch},
+                          {"event_size", report.event_bytes},
+                          {"seconds", report.seconds},
+                          {"appends", report.appends},
+                          {"events", report.events},
+                          {"errors", report.errors},
+                          {"errors_by_status", errors_by_status},
+                          {"first_error", report.first_error},
+                          {"appends_per_s", report.appends_per_s},
+                          {"events_per_s", report.events_per_s},
+                          {"latency_ms",
+                           {{"mean", report.latency_mean_ms},
+                            {"p50", report.latency_p50_ms},
+                            {"p90", report.latency_p90_ms},
+                            {"p99", report.latency_p99_ms},
+                            {"p999", report.latency_p999_ms},
+                            {"max", report.latency_max_ms}}}}
+        .dump();
+}
 
-    const auto client_loop = [&](unsigned index) {
-        auto& tally = tallies[index];
-        client::Client client(endpoint);
-        const std::string stream =
-            options.stream_prefix + "-" + run_id + "-" + std::to_string(index);
-        // Connect before the clock starts: connection setup is not what is measured.
-        (void)client.get("/healthz");
-        connected.count_down();
-        started.wait();
-        std::uint64_t quota = UINT64_MAX;
-        if (options.appends) {
-            quota = *options.appends / clients + (index < *options.appends % clients ? 1 : 0);
-        }
-        std::vector<client::NewEvent> events(batch);
-        unsigned consecutive_errors = 0;
-        for (std::uint64_t done = 0; done < quota && !stop.load(std::memory_order_relaxed);) {
-            for (auto& event : events) {
-                event.id.clear();
-                event.type = "BenchEvent";
-                event.data_json = data_json;
-            }
-            const auto begin = Clock::now();
-            auto result = client.append(stream, client::ExpectedVersion::any(), events);
-            const auto elapsed = Clock::now() - begin;
-            if (result) {
-                tally.latencies_us.push_back(static_cast<std::uint32_t>(
-                    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
-                ++tally.appends;
-                ++done;
-                consecutive_errors = 0;
-                appends_done.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                ++tally.errors;
-                if (tally.first_error.empty()) {
-                    tally.first_error = result.error().describe();
-                }
-                // A dead server should end the run, not spin it.
-                if (++consecutive_errors >= 100) {
-                    break;
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-        }
-        finished.fetch_add(1);
-    };
-
-    std::vector<std::thread> threads;
-    threads.reserve(clients);
-    for (unsigned i = 0; i < clients; ++i) {
-        threads.emplace_back(client_loop, i);
+void print_benchmark_table(std::ostream& out, const std::string& server,
+                           const client::AppendLoadReport& report) {
+    TextTable table({"METRIC", "VALUE"});
+    table.add_row({"server", server});
+    if (report.target != server) {
+        table.add_row({"appended to (leader)", report.target});
     }
-    connected.arrive_and_wait();
-    const auto begin = Clock::now();
-    started.count_down();
-    const auto deadline = begin + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(options.duration_s));
-    while (finished.load() < clients) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        progress(appends_done.load(std::memory_order_relaxed));
-        if (!options.appends && Clock::now() >= deadline) {
-            stop.store(true);
-        }
+    table.add_row({"clients", std::to_string(report.connections)});
+    table.add_row({"events per append", std::to_string(report.batch)});
+    table.add_row({"event size (bytes)", std::to_string(report.event_bytes)});
+    table.add_row({"duration (s)", fixed(report.seconds, 2)});
+    table.add_row({"appends", std::to_string(report.appends)});
+    table.add_row({"events", std::to_string(report.events)});
+    table.add_row({"errors", std::to_string(report.errors)});
+    for (const auto& [status, count] : report.errors_by_status) {
+        table.add_row({"  " + status, std::to_string(count)});
     }
-    for (auto& thread : threads) {
-        thread.join();
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-    progress(appends_done.load());
-
-    BenchmarkReport report;
-    report.clients = clients;
-    report.batch = batch;
-    report.event_size = options.event_size;
-    report.seconds = seconds;
-    std::vector<std::uint32_t> latencies;
-    for (auto& tally : tallies) {
-        report.appends += tally.appends;
-        report.errors += tally.errors;
-        if (report.first_error.empty()) {
-            report.first_error = tally.first_error;
-        }
-        latencies.insert(latencies.end(), tally.latencies_us.begin(), tally.latencies_us.end());
-    }
-    report.events = report.appends * batch;
-    report.appends_per_s = static_cast<double>(report.appends) / seconds;
-    report.events_per_s = static_cast<double>(report.events) / seconds;
-    std::sort(latencies.begin(), latencies.end());
-    if (!latencies.empty()) {
-        report.latency_mean_ms = std::accumulate(latencies.begin(), latencies.end(), 0.0) / 1000.0 /
-                                 static_cast<double>(latencies.size());
-        report.latency_max_ms = latencies.back() / 1000.0;
-    }
-    report.latency_p50_ms = percentile_ms(latencies, 0.50);
-    report.latency_p99_ms = percentile_ms(latencies, 0.99);
-    report.latency_p999_ms = percentile_ms(latencies, 0.999);
-    return report;
+    table.add_row({"appends/s", fixed(report.appends_per_s, 0)});
+    table.add_row({"events/s", fixed(report.events_per_s, 0)});
+    table.add_row({"latency mean (ms)", fixed(report.latency_mean_ms, 3)});
+    table.add_row({"latency p50 (ms)", fixed(report.latency_p50_ms, 3)});
+    table.add_row({"latency p90 (ms)", fixed(report.latency_p90_ms, 3)});
+    table.add_row({"latency p99 (ms)", fixed(report.latency_p99_ms, 3)});
+    table.add_row({"latency p99.9 (ms)", fixed(report.latency_p999_ms, 3)});
+    table.add_row({"latency max (ms)", fixed(report.latency_max_ms, 3)});
+    table.print(out);
 }
 
 }  // namespace annal::cli

@@ -49,7 +49,7 @@ int run_cluster(const GlobalOptions& global, const ClusterOptions& options) {
     if (!endpoint) {
         return report_usage_error(error);
     }
-    client::Client client(*endpoint);
+    client::Client client(*endpoint, global.client_options());
     std::string method = "POST";
     std::string target;
     std::string body;

@@ -27,6 +27,13 @@ int main(int argc, char** argv) {
     GlobalOptions global;
     app.add_option("--server", global.server, "Node URL")->capture_default_str();
     app.add_flag("--json", global.json, "Machine-readable output");
+    app.add_option("--ca", global.ca_file,
+                   "https: CA certificate (PEM) the server's certificate must chain to")
+        ->check(CLI::ExistingFile);
+    app.add_option("--cert", global.cert_file, "https: client certificate (PEM), for mutual TLS")
+        ->check(CLI::ExistingFile);
+    app.add_option("--key", global.key_file, "https: private key (PEM) of --cert")
+        ->check(CLI::ExistingFile);
 
 #ifdef ANNAL_WITH_NODE
     NodeCommand node(app);
@@ -103,7 +110,7 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--duration", bench.duration_s, "Seconds to run")->capture_default_str();
     bench_cmd->add_option("--appends", bench.appends,
                           "Total append requests (instead of --duration)");
-    bench_cmd->add_option("--event-size", bench.event_size, "Bytes of data per event")
+    bench_cmd->add_option("--event-size,--event-bytes", bench.event_size, "Bytes of data per event")
         ->capture_default_str();
     bench_cmd->add_option("--batch,-b", bench.batch, "Events per append request")
         ->capture_default_str();

@@ -74,6 +74,12 @@ NodeCommand::NodeCommand(CLI::App& parent) {
                     "Ticks between leader heartbeats");
     add_config_flag(c, v, o, "--log-retain-entries", &api::NodeConfig::log_retain_entries,
                     "Raft log entries kept behind the applied index for lagging followers");
+    add_config_flag(c, v, o, "--tls-cert-file", &api::NodeConfig::tls_cert_file,
+                    "PEM certificate chain: TLS for clients, client certificate for peers");
+    add_config_flag(c, v, o, "--tls-key-file", &api::NodeConfig::tls_key_file,
+                    "PEM private key of --tls-cert-file");
+    add_config_flag(c, v, o, "--tls-ca-file", &api::NodeConfig::tls_ca_file,
+                    "PEM cluster CA: peers must present a certificate it signed");
 }
 
 int NodeCommand::run() const {

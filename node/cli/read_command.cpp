@@ -67,7 +67,7 @@ int run_read(const GlobalOptions& global, const ReadOptions& options) {
     if (!endpoint) {
         return report_usage_error(error);
     }
-    client::Client client(*endpoint);
+    client::Client client(*endpoint, global.client_options());
     const auto direction =
         options.backwards ? client::Direction::Backwards : client::Direction::Forwards;
 

@@ -15,7 +15,7 @@ int run_status(const GlobalOptions& global) {
     if (!endpoint) {
         return report_usage_error(error);
     }
-    client::Client client(*endpoint);
+    client::Client client(*endpoint, global.client_options());
     auto status = client.status();
     if (!status) {
         return report_error("status of " + endpoint->to_url(), status.error());

@@ -16,7 +16,7 @@ int run_tail(const GlobalOptions& global, const TailOptions& options) {
         return report_usage_error(error);
     }
     SignalStop signals;
-    client::Client client(*endpoint);
+    client::Client client(*endpoint, global.client_options());
     std::uint64_t seen = 0;
     const auto on_event = [&](const client::RecordedEvent& event) {
         if (global.json) {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "client/http_connection.hpp"
+#include "tls/tls_context.hpp"
 
 namespace annal::client {
 
@@ -120,13 +121,13 @@ Result<AppendOutcome> append_outcome(Result<HttpResponse> reply) {
     }
 }
 
-// Where a 307 points: "http://host:port/target" -> the endpoint and the target.
+// Where a 307 points: "http(s)://host:port/target" -> the endpoint and the target.
 bool split_location(const std::string& location, Endpoint& endpoint, std::string& target) {
-    const std::string scheme = "http://";
-    if (location.compare(0, scheme.size(), scheme) != 0) {
+    const auto scheme_end = location.find("://");
+    if (scheme_end == std::string::npos) {
         return false;
     }
-    const auto slash = location.find('/', scheme.size());
+    const auto slash = location.find('/', scheme_end + 3);
     const std::string authority =
         location.substr(0, slash == std::string::npos ? location.size() : slash);
     std::string error;
@@ -156,6 +157,13 @@ Result<HttpResponse> Client::exchange(http::verb method, const std::string& targ
     auto backoff = std::chrono::milliseconds(50);
     const auto give_up_at = std::chrono::steady_clock::now() + options_.leader_retry_budget;
     for (;;) {
+        if (!connection_) {
+            auto connection = connect_to_endpoint();
+            if (!connection) {
+                return connection.error();
+            }
+            connection_ = std::move(connection).value();
+        }
         auto reply = connection_->round_trip(method, current_target, body, idempotent);
         if (!reply) {
             return reply;
@@ -169,11 +177,17 @@ Result<HttpResponse> Client::exchange(http::verb method, const std::string& targ
                 return reply;
             }
             ++redirects;
+            // Never from https down to http: every node of a cluster has the same TLS
+            // setting, and a redirect must not strip the protection the caller asked for.
+            leader.tls = leader.tls || endpoint_.tls;
             // A 307 means the follower did nothing: following it is always safe. Later
             // requests go straight to the leader.
             endpoint_ = std::move(leader);
-            connection_ = std::make_unique<HttpConnection>(endpoint_, options_.connect_timeout,
-                                                           options_.request_timeout);
+            auto connection = connect_to_endpoint();
+            if (!connection) {
+                return connection.error();
+            }
+            connection_ = std::move(connection).value();
             current_target = std::move(leader_target);
             continue;
         }
@@ -240,12 +254,28 @@ std::string ExpectedVersion::to_json() const {
 
 Client::Client(Endpoint endpoint, ClientOptions options)
     : endpoint_(std::move(endpoint)),
-      options_(options),
-      connection_(std::make_unique<HttpConnection>(endpoint_, options_.connect_timeout,
-                                                   options_.request_timeout)),
+      options_(std::move(options)),
       uuid_random_(std::random_device{}()) {}
 
 Client::~Client() = default;
+
+Result<std::unique_ptr<HttpConnection>> Client::connect_to_endpoint() {
+    if (endpoint_.tls && !tls_context_) {
+        std::string error;
+        tls_context_ = tls::make_client_context(
+            tls::TlsFiles{options_.tls_cert_file, options_.tls_key_file, options_.tls_ca_file},
+            error);
+        if (!tls_context_) {
+            Error failure;
+            failure.kind = Error::Kind::Transport;
+            failure.code = "tls_setup_failed";
+            failure.message = error;
+            return failure;
+        }
+    }
+    return std::make_unique<HttpConnection>(endpoint_, options_.connect_timeout,
+                                            options_.request_timeout, tls_context_);
+}
 
 std::string Client::random_uuid() {
     std::array<unsigned char, 16> bytes{};
@@ -468,7 +498,11 @@ Result<Done> Client::subscribe(const SubscribeRequest& request,
     if (request.stream) {
         target += separator + std::string("stream=") + percent_encode(*request.stream);
     }
-    HttpConnection connection(endpoint_, options_.connect_timeout, options_.request_timeout);
+    auto connected = connect_to_endpoint();
+    if (!connected) {
+        return connected.error();
+    }
+    HttpConnection& connection = *connected.value();
     std::string pending;
     std::optional<Error> failure;
     // NDJSON may be split anywhere by chunking: only complete lines are events.

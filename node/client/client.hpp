@@ -23,6 +23,9 @@
 namespace boost::beast::http {
 enum class verb;  // Beast stays out of this header
 }
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace annal::client {
 
@@ -40,6 +43,12 @@ struct ClientOptions {
     // Cluster: 503 no_leader (election in progress) and not_committed (leadership changed
     // under an append) are retried with a short backoff for this long.
     std::chrono::milliseconds leader_retry_budget{5000};
+    // https:// endpoints: the server's certificate must chain to tls_ca_file (empty: the
+    // system's trusted CAs) and name the host dialled. With tls_cert_file/tls_key_file the
+    // client presents a certificate (mutual TLS; node-internal routes may require one).
+    std::string tls_ca_file;
+    std::string tls_cert_file;
+    std::string tls_key_file;
 };
 
 struct ReadStreamRequest {
@@ -120,8 +129,13 @@ class Client {
     Result<HttpResponse> exchange(boost::beast::http::verb method, const std::string& target,
                                   std::string_view body, bool idempotent);
 
+    // A connection to endpoint_, or the reason TLS cannot be set up for it.
+    Result<std::unique_ptr<HttpConnection>> connect_to_endpoint();
+
     Endpoint endpoint_;
     ClientOptions options_;
+    // Built on first use of an https endpoint; shared by every connection of this client.
+    std::shared_ptr<boost::asio::ssl::context> tls_context_;
     std::unique_ptr<HttpConnection> connection_;
     std::mt19937_64 uuid_random_;
 };

@@ -6,11 +6,14 @@ namespace annal::client {
 
 std::optional<Endpoint> Endpoint::parse(const std::string& url, std::string& error) {
     std::string rest = url;
-    const std::string scheme = "http://";
-    if (rest.rfind(scheme, 0) == 0) {
-        rest = rest.substr(scheme.size());
+    bool tls = false;
+    if (rest.rfind("http://", 0) == 0) {
+        rest = rest.substr(7);
+    } else if (rest.rfind("https://", 0) == 0) {
+        rest = rest.substr(8);
+        tls = true;
     } else if (rest.find("://") != std::string::npos) {
-        error = "unsupported URL scheme in '" + url + "' (only http:// is supported)";
+        error = "unsupported URL scheme in '" + url + "' (use http:// or https://)";
         return std::nullopt;
     }
     while (!rest.empty() && rest.back() == '/') {
@@ -21,6 +24,7 @@ std::optional<Endpoint> Endpoint::parse(const std::string& url, std::string& err
         return std::nullopt;
     }
     Endpoint endpoint;
+    endpoint.tls = tls;
     // "[::1]:2113" keeps its brackets out of the host; a bare host keeps the default port.
     std::string::size_type colon = std::string::npos;
     if (!rest.empty() && rest.front() == '[') {

@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -13,6 +14,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+
+#include "tls/tls_context.hpp"
 
 namespace annal::client {
 
@@ -30,7 +33,7 @@ constexpr const char* kUserAgent = "annal-client/1";
 bool is_stale_connection(const error_code& ec) {
     return ec == http::error::end_of_stream || ec == net::error::eof ||
            ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-           ec == net::error::connection_aborted;
+           ec == net::error::connection_aborted || ec == net::ssl::error::stream_truncated;
 }
 
 template <typename Request>
@@ -43,11 +46,25 @@ void set_common_fields(Request& request, const Endpoint& endpoint) {
 }  // namespace
 
 HttpConnection::HttpConnection(Endpoint endpoint, std::chrono::milliseconds connect_timeout,
-                               std::chrono::milliseconds request_timeout)
+                               std::chrono::milliseconds request_timeout,
+                               std::shared_ptr<net::ssl::context> tls)
     : endpoint_(std::move(endpoint)),
       connect_timeout_(connect_timeout),
       request_timeout_(request_timeout),
-      stream_(io_) {}
+      stream_(io_),
+      tls_context_(std::move(tls)) {}
+
+template <typename Use>
+decltype(auto) HttpConnection::with_stream(Use&& use) {
+    if (tls_stream_) {
+        return use(*tls_stream_);
+    }
+    return use(stream_);
+}
+
+beast::tcp_stream& HttpConnection::tcp() {
+    return tls_stream_ ? tls_stream_->next_layer() : stream_;
+}
 
 HttpConnection::~HttpConnection() {
     close();
@@ -55,11 +72,14 @@ HttpConnection::~HttpConnection() {
 
 void HttpConnection::close() {
     if (connected_) {
+        // No TLS close_notify: the server treats a closed connection as the end either way,
+        // and waiting for its reply would only add a round trip.
         error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream_.close();
+        tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        tcp().close();
     }
     connected_ = false;
+    tls_stream_.reset();
     buffer_.clear();
 }
 
@@ -102,19 +122,44 @@ error_code HttpConnection::ensure_connected() {
             return ec;
         }
     }
-    stream_.expires_after(connect_timeout_);
+    if (endpoint_.tls) {
+        if (!tls_context_) {
+            return net::error::no_protocol_option;  // the Client always passes one
+        }
+        tls_stream_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, *tls_context_);
+    }
+    tcp().expires_after(connect_timeout_);
     ec = run([this](auto handler) {
-        stream_.async_connect(resolved_,
-                              [handler](error_code e, const tcp::endpoint&) { handler(e, 0); });
+        tcp().async_connect(resolved_,
+                            [handler](error_code e, const tcp::endpoint&) { handler(e, 0); });
     });
+    if (!ec) {
+        // Small requests must not wait for Nagle: latency is what appends are measured by.
+        tcp().socket().set_option(tcp::no_delay(true), ec);
+        ec = {};
+        if (tls_stream_) {
+            ec = handshake();
+        }
+    }
     if (ec) {
-        stream_.close();
+        tcp().close();
+        tls_stream_.reset();
         return ec;
     }
-    // Small requests must not wait for Nagle: latency is what appends are measured by.
-    stream_.socket().set_option(tcp::no_delay(true), ec);
     connected_ = true;
     return {};
+}
+
+error_code HttpConnection::handshake() {
+    std::string error;
+    if (!tls::expect_server_name(tls_stream_->native_handle(), endpoint_.host, error)) {
+        return net::error::invalid_argument;
+    }
+    // Still under the connect deadline.
+    return run([this](auto handler) {
+        tls_stream_->async_handshake(net::ssl::stream_base::client,
+                                     [handler](error_code e) { handler(e, 0); });
+    });
 }
 
 Result<HttpResponse> HttpConnection::round_trip(http::verb method, const std::string& target,
@@ -131,12 +176,17 @@ Result<HttpResponse> HttpConnection::round_trip(http::verb method, const std::st
             request.body().assign(body.data(), body.size());
             request.prepare_payload();
         }
-        stream_.expires_after(request_timeout_);
-        auto ec = run([&](auto handler) { http::async_write(stream_, request, handler); });
+        tcp().expires_after(request_timeout_);
+        auto ec = run([&](auto handler) {
+            with_stream([&](auto& stream) { http::async_write(stream, request, handler); });
+        });
         http::response_parser<http::string_body> parser;
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         if (!ec) {
-            ec = run([&](auto handler) { http::async_read(stream_, buffer_, parser, handler); });
+            ec = run([&](auto handler) {
+                with_stream(
+                    [&](auto& stream) { http::async_read(stream, buffer_, parser, handler); });
+            });
         }
         if (ec) {
             const bool stale = reused && is_stale_connection(ec) && !parser.got_some();
@@ -177,16 +227,21 @@ Result<Done> HttpConnection::stream_get(const std::string& target,
 
     // Stop requests arrive from another thread: wake the io_context and cancel the
     // pending read from inside it, the only place the socket may be touched.
-    std::stop_callback on_stop(stop, [this] { net::post(io_, [this] { stream_.cancel(); }); });
+    std::stop_callback on_stop(stop, [this] { net::post(io_, [this] { tcp().cancel(); }); });
 
-    stream_.expires_after(request_timeout_);
-    auto ec = run([&](auto handler) { http::async_write(stream_, request, handler); });
+    tcp().expires_after(request_timeout_);
+    auto ec = run([&](auto handler) {
+        with_stream([&](auto& stream) { http::async_write(stream, request, handler); });
+    });
     if (ec) {
         return transport_error("request to", ec);
     }
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    ec = run([&](auto handler) { http::async_read_header(stream_, buffer_, parser, handler); });
+    ec = run([&](auto handler) {
+        with_stream(
+            [&](auto& stream) { http::async_read_header(stream, buffer_, parser, handler); });
+    });
     if (stop.stop_requested()) {
         return Done{};
     }
@@ -199,10 +254,13 @@ Result<Done> HttpConnection::stream_get(const std::string& target,
     while (!parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        stream_.expires_after(idle_timeout);
+        tcp().expires_after(idle_timeout);
         // read_some, not read: read returns only once the chunk buffer is full, which a
         // quiet live subscription may never do.
-        ec = run([&](auto handler) { http::async_read_some(stream_, buffer_, parser, handler); });
+        ec = run([&](auto handler) {
+            with_stream(
+                [&](auto& stream) { http::async_read_some(stream, buffer_, parser, handler); });
+        });
         if (stop.stop_requested()) {
             return Done{};
         }

@@ -9,8 +9,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -29,8 +31,10 @@ struct HttpResponse {
 
 class HttpConnection {
   public:
+    // `tls`: required when endpoint.tls (tls::make_client_context); ignored otherwise.
     HttpConnection(Endpoint endpoint, std::chrono::milliseconds connect_timeout,
-                   std::chrono::milliseconds request_timeout);
+                   std::chrono::milliseconds request_timeout,
+                   std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
     HttpConnection(const HttpConnection&) = delete;
     HttpConnection& operator=(const HttpConnection&) = delete;
     ~HttpConnection();
@@ -58,12 +62,21 @@ class HttpConnection {
     // receives the completion handler to pass to the asynchronous operation.
     template <typename Start>
     boost::system::error_code run(Start&& start, std::size_t* bytes = nullptr);
+    // Calls `use` with the stream requests go through: the TLS stream on https, else the
+    // TCP stream.
+    template <typename Use>
+    decltype(auto) with_stream(Use&& use);
+    boost::beast::tcp_stream& tcp();
+    boost::system::error_code handshake();
 
     Endpoint endpoint_;
     std::chrono::milliseconds connect_timeout_;
     std::chrono::milliseconds request_timeout_;
     boost::asio::io_context io_;
     boost::beast::tcp_stream stream_;
+    std::shared_ptr<boost::asio::ssl::context> tls_context_;
+    // One per https connection (a TLS session cannot be reused after its TCP connection).
+    std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream_;
     boost::beast::flat_buffer buffer_;
     boost::asio::ip::tcp::resolver::results_type resolved_;
     bool connected_ = false;

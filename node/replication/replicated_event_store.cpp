@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
@@ -18,10 +19,15 @@
 #include "replication/pending_proposals.hpp"
 #include "replication/raft_log_store.hpp"
 #include "replication/replica_records.hpp"
+#include "replication/snapshot_descriptor.hpp"
+#include "replication/snapshot_fetcher.hpp"
+#include "replication/snapshot_staging.hpp"
 #include "storage/batch_writer.hpp"
 #include "storage/byte_order.hpp"
 #include "storage/event_tables.hpp"
 #include "storage/lmdb_environment.hpp"
+#include "storage/positioned_writer.hpp"
+#include "storage/raw_records.hpp"
 
 namespace annal::replication {
 namespace {
@@ -175,6 +181,27 @@ class ReplicatedEventStore::Impl {
     void publish_view();
     void fail_everything(AppendStatus status, const std::string& message);
 
+    // --- snapshots (see the "snapshots" section below) ---
+    // True: hold `message` back (its events are not staged yet; a fetch runs).
+    bool hold_snapshot(const raft::Message& message);
+    bool prepare_snapshot_install(const raft::Snapshot& snapshot);
+    // In the persist transaction: staged events into the tables, applied index, members.
+    int install_staged(MDB_txn* txn, storage::CommittedState& installed,
+                       std::map<raft::NodeId, std::string>& addresses);
+    void finish_snapshot_install();
+    // Fetcher thread: one chunk into the staging table, in its own transaction.
+    std::string stage_chunk(const SnapshotDescriptor& target,
+                            const std::vector<storage::RawRecordView>& records,
+                            std::uint64_t& staged_through);
+    void warn_about_snapshot(const std::string& message);
+
+  public:
+    void count_records_served(std::uint64_t records) const {
+        records_served_.fetch_add(records, std::memory_order_relaxed);
+    }
+    storage::SnapshotTransferStats snapshot_stats() const;
+
+  private:
     AppendResult not_leader_result() const;
     AdminResult not_leader_admin() const;
     std::string address_of(raft::NodeId id) const {
@@ -195,6 +222,7 @@ class ReplicatedEventStore::Impl {
     std::unique_ptr<storage::EventTables> tables_;
     std::unique_ptr<RaftLogStore> log_;
     std::unique_ptr<raft::Core> core_;
+    std::unique_ptr<SnapshotFetcher> fetcher_;  // with options_.snapshot_source only
 
     std::mutex input_mutex_;
     std::condition_variable input_ready_;
@@ -219,6 +247,24 @@ class ReplicatedEventStore::Impl {
     // Loop thread only: how long the last durable commit took; bounds the wait for acks.
     Clock::duration last_commit_duration_{};
     Clock::time_point last_commit_end_{};
+
+    // Snapshots, loop thread only: the install under way in this Ready; whether a snapshot
+    // was stepped in this cycle; since when this replica waits for which snapshot.
+    struct PendingInstall {
+        SnapshotDescriptor descriptor;
+        Clock::time_point stepped_in;  // the staging was complete: waiting ended here
+        std::uint64_t events = 0;
+        std::uint64_t record_bytes = 0;
+        std::uint64_t payload_bytes = 0;
+        Clock::duration commit_time{};  // the transaction that installed it
+        std::string problem;
+    };
+    std::optional<PendingInstall> install_;
+    bool snapshot_stepped_ = false;
+    std::optional<std::pair<SnapshotDescriptor, Clock::time_point>> waiting_for_snapshot_;
+    std::atomic<std::uint64_t> snapshots_sent_{0};
+    std::atomic<std::uint64_t> snapshots_installed_{0};
+    mutable std::atomic<std::uint64_t> records_served_{0};
 
     mutable std::mutex view_mutex_;
     ClusterView view_;
@@ -267,6 +313,18 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
     raft::Storage* storage = log_->create_group(kGroup, bootstrap, error);
     if (storage == nullptr) {
         return false;
+    }
+    if (options_.snapshot_source != nullptr) {
+        SnapshotFetcherOptions fetcher_options;
+        fetcher_options.chunk_bytes = std::max<std::size_t>(options_.snapshot_chunk_bytes, 1);
+        fetcher_ = std::make_unique<SnapshotFetcher>(
+            *options_.snapshot_source,
+            [this](const SnapshotDescriptor& target,
+                   const std::vector<storage::RawRecordView>& records,
+                   std::uint64_t& staged_through) {
+                return stage_chunk(target, records, staged_through);
+            },
+            fetcher_options);
     }
     {
         storage::ReadTransaction txn(*environment_);
@@ -327,6 +385,9 @@ void ReplicatedEventStore::Impl::close() {
     input_ready_.notify_all();
     if (loop_.joinable() && loop_.get_id() != std::this_thread::get_id()) {
         loop_.join();
+    }
+    if (fetcher_) {
+        fetcher_->stop();
     }
 }
 
@@ -543,7 +604,12 @@ void ReplicatedEventStore::Impl::cycle(Inputs& in) {
     for (raft::NodeId peer : in.unreachable) {
         core_->report_unreachable(peer);
     }
+    snapshot_stepped_ = false;
     for (const raft::Message& message : in.messages) {
+        // A snapshot is stepped in only once its events are staged (hold_snapshot).
+        if (message.type == raft::MessageType::Snapshot && hold_snapshot(message)) {
+            continue;
+        }
         core_->step(message);
     }
     propose_appends(in.appends);
@@ -557,6 +623,7 @@ void ReplicatedEventStore::Impl::cycle(Inputs& in) {
         if (!handle_ready()) {
             return;
         }
+        finish_snapshot_install();
         more_ready_ = core_->has_ready();
     }
     maybe_compact();
@@ -783,15 +850,7 @@ void ReplicatedEventStore::Impl::handle_admin(AdminRequest& request) {
 
 bool ReplicatedEventStore::Impl::handle_ready() {
     raft::Ready ready = core_->ready();
-    if (ready.snapshot) {
-        // Snapshot installation is the next step (chunked snapshots); this node never sends
-        // one, so receiving one means a peer runs different code: stop rather than diverge.
-        std::fprintf(stderr,
-                     "annal: node %llu received a Raft snapshot, which this version cannot "
-                     "install; stopping replication\n",
-                     static_cast<unsigned long long>(options_.self));
-        broken_ = true;
-        fail_everything(AppendStatus::IoError, "unsupported snapshot received");
+    if (ready.snapshot && !prepare_snapshot_install(*ready.snapshot)) {
         return false;
     }
     send(std::move(ready.messages));
@@ -818,6 +877,13 @@ bool ReplicatedEventStore::Impl::handle_ready() {
         }
         last_commit_end_ = Clock::now();
         last_commit_duration_ = last_commit_end_ - started;
+        if (install_) {
+            // Counted before the new head is published (record_commit), so whoever sees the
+            // installed events also sees the install counted.
+            snapshots_installed_.fetch_add(1, std::memory_order_relaxed);
+            tables_->record_installed(install_->events, install_->payload_bytes);
+            install_->commit_time = last_commit_duration_;
+        }
         if (writer) {
             tables_->record_commit(*writer, last_commit_duration_);
         }
@@ -881,11 +947,21 @@ int ReplicatedEventStore::Impl::apply_committed(MDB_txn* txn,
     applied.clear();
     addresses.clear();
     writer.reset();
+    const storage::Databases& databases = environment_->databases();
+    if (install_) {
+        // A snapshot from the leader: its events go in first, in this same transaction.
+        storage::CommittedState installed;
+        if (const int rc = install_staged(txn, installed, addresses); rc != 0) {
+            return rc;
+        }
+        writer.emplace(txn, databases, installed);
+    }
     if (entries.empty()) {
         return 0;
     }
-    const storage::Databases& databases = environment_->databases();
-    writer.emplace(txn, databases, tables_->committed());
+    if (!writer) {
+        writer.emplace(txn, databases, tables_->committed());
+    }
     for (const raft::Entry& entry : entries) {
         Applied item{entry.index, entry.term, std::nullopt};
         if (entry.type == raft::EntryType::Normal) {
@@ -1010,11 +1086,12 @@ void ReplicatedEventStore::Impl::maybe_compact() {
     if (applied_ < first + retain + step) {
         return;
     }
-    // The snapshot record only marks the compaction point: shipping application state to a
-    // follower behind it is the next step (chunked snapshots), see send().
+    // The snapshot names the applied point (snapshot_descriptor.hpp): O(1), nothing copied;
+    // a follower behind the log base fetches the events it stands for from a peer.
     const raft::Index through = applied_ - retain;
-    PersistResult result =
-        log_->create_snapshot(kGroup, through, core_->membership_at(through), std::string());
+    const SnapshotDescriptor descriptor{applied_, tables_->head_position(), addresses_};
+    PersistResult result = log_->create_snapshot(kGroup, applied_, core_->membership_at(applied_),
+                                                 encode_descriptor(descriptor));
     if (result.ok()) {
         result = log_->compact(kGroup, through);
     }
@@ -1029,19 +1106,21 @@ void ReplicatedEventStore::Impl::send(std::vector<raft::Message> messages) {
     if (messages.empty()) {
         return;
     }
-    const auto snapshots = std::erase_if(
-        messages, [](const raft::Message& m) { return m.type == raft::MessageType::Snapshot; });
-    if (snapshots > 0) {
-        const Clock::time_point now = Clock::now();
-        if (now >= next_snapshot_warning_) {
-            next_snapshot_warning_ = now + std::chrono::seconds(10);
-            std::fprintf(stderr,
-                         "annal: node %llu: a follower is behind the compacted log and needs a "
-                         "snapshot, which this version cannot send yet (raise "
-                         "log_retain_entries); not sent\n",
-                         static_cast<unsigned long long>(options_.self));
-        }
+    // Snapshots recorded by older builds carry no descriptor: no follower could install one.
+    const auto undeliverable = std::erase_if(messages, [](const raft::Message& m) {
+        return m.type == raft::MessageType::Snapshot && m.snapshot_offset == 0 &&
+               !decode_descriptor(m.snapshot_chunk);
+    });
+    if (undeliverable > 0) {
+        warn_about_snapshot(
+            "a follower is behind the compacted log and this node's snapshot predates "
+            "snapshot descriptors; not sent until the next compaction records one");
     }
+    snapshots_sent_.fetch_add(
+        static_cast<std::uint64_t>(std::count_if(
+            messages.begin(), messages.end(),
+            [](const raft::Message& m) { return m.type == raft::MessageType::Snapshot; })),
+        std::memory_order_relaxed);
     if (!messages.empty()) {
         sender_.send(std::move(messages));
     }
@@ -1185,6 +1264,250 @@ void ReplicatedEventStore::Impl::publish_view() {
     view.change_pending = status.membership != core_->membership_at(status.commit);
     std::lock_guard lock(view_mutex_);
     view_ = std::move(view);
+}
+
+// --- snapshots ----------------------------------------------------------------------------
+// A follower behind the leader's log base receives a Snapshot message whose data is a
+// descriptor (index I, head position P). Stepping it into the core would make the core
+// drop its log and expect the state at I at once, so the message is held back until the
+// events (head, P] are staged: a fetch runs on the fetcher's thread meanwhile, while the
+// loop goes on (heartbeats, reads, whatever commits). The leader re-sends the message every
+// snapshot_resend_ticks; the first copy that finds the staging complete is stepped in, and
+// the Ready that carries the snapshot installs the staged events, the applied index and
+// the members table in the same transaction that replaces the log.
+
+void ReplicatedEventStore::Impl::warn_about_snapshot(const std::string& message) {
+    const Clock::time_point now = Clock::now();
+    if (now < next_snapshot_warning_) {
+        return;
+    }
+    next_snapshot_warning_ = now + std::chrono::seconds(10);
+    std::fprintf(stderr, "annal: node %llu: %s\n", static_cast<unsigned long long>(options_.self),
+                 message.c_str());
+}
+
+bool ReplicatedEventStore::Impl::hold_snapshot(const raft::Message& message) {
+    if (snapshot_stepped_) {
+        return true;  // one install per Ready; the leader sends it again
+    }
+    // Covered by our log already: the core just acknowledges (or commits) it.
+    if (message.snapshot.index <= core_->commit_index() ||
+        core_->log().match_term(message.snapshot.index, message.snapshot.term)) {
+        return false;
+    }
+    std::optional<SnapshotDescriptor> descriptor;
+    if (message.snapshot_offset == 0 && message.snapshot_chunk.size() == message.snapshot_size) {
+        descriptor = decode_descriptor(message.snapshot_chunk);
+    }
+    if (!descriptor) {
+        warn_about_snapshot(
+            "received a snapshot without a descriptor (from an older build?); "
+            "cannot install it");
+        return true;
+    }
+    if (!waiting_for_snapshot_ || !waiting_for_snapshot_->first.same_point(*descriptor)) {
+        waiting_for_snapshot_.emplace(*descriptor, Clock::now());
+    }
+    const std::uint64_t head = tables_->head_position();
+    bool staged =
+        head >= descriptor->head_position || (fetcher_ && fetcher_->complete(*descriptor));
+    if (!staged) {
+        std::string address = address_of(message.from);
+        if (auto it = descriptor->addresses.find(message.from);
+            address.empty() && it != descriptor->addresses.end()) {
+            address = it->second;
+        }
+        if (fetcher_ && fetcher_->has_job_for(*descriptor)) {
+            fetcher_->fetch(*descriptor, address, head);  // keeps progress; follows the leader
+            return true;
+        }
+        StagingState staging;
+        storage::ReadTransaction txn(*environment_);
+        int rc = txn.status();
+        if (rc == 0) {
+            rc = read_staging(txn.get(), environment_->databases(), staging);
+        }
+        if (rc != 0) {
+            warn_about_snapshot("cannot read the snapshot staging table: " +
+                                storage::lmdb_error(rc));
+            return true;
+        }
+        staged = staging.covers(*descriptor, head);
+        if (!staged) {
+            if (!fetcher_) {
+                warn_about_snapshot(
+                    "behind the compacted log, but no snapshot source is "
+                    "configured to fetch events from");
+                return true;
+            }
+            if (address.empty()) {
+                warn_about_snapshot("behind the compacted log, but node " +
+                                    std::to_string(message.from) + "'s address is unknown");
+                return true;
+            }
+            // Resume after what a previous run staged for the same snapshot.
+            const bool resumable = staging.target && staging.target->same_point(*descriptor) &&
+                                   staging.first_position != 0 &&
+                                   staging.first_position <= head + 1;
+            const std::uint64_t after = resumable ? std::max(head, staging.last_position) : head;
+            std::fprintf(stderr,
+                         "annal: node %llu: behind the compacted log; fetching events (%llu, "
+                         "%llu] for the snapshot at index %llu from node %llu (%s)\n",
+                         static_cast<unsigned long long>(options_.self),
+                         static_cast<unsigned long long>(after),
+                         static_cast<unsigned long long>(descriptor->head_position),
+                         static_cast<unsigned long long>(descriptor->index),
+                         static_cast<unsigned long long>(message.from), address.c_str());
+            fetcher_->fetch(*descriptor, address, after);
+            return true;
+        }
+    }
+    snapshot_stepped_ = true;
+    return false;
+}
+
+bool ReplicatedEventStore::Impl::prepare_snapshot_install(const raft::Snapshot& snapshot) {
+    const std::optional<SnapshotDescriptor> descriptor = decode_descriptor(snapshot.data);
+    if (!descriptor || descriptor->index != snapshot.meta.index) {
+        // hold_snapshot only steps in descriptors; anything else means diverging code.
+        std::fprintf(stderr,
+                     "annal: node %llu received a snapshot it cannot install; stopping "
+                     "replication\n",
+                     static_cast<unsigned long long>(options_.self));
+        broken_ = true;
+        fail_everything(AppendStatus::IoError, "uninstallable snapshot received");
+        return false;
+    }
+    if (fetcher_) {
+        fetcher_->cancel();  // no chunk may land in the staging table while it is installed
+    }
+    install_ = PendingInstall{};
+    install_->descriptor = *descriptor;
+    install_->stepped_in = Clock::now();
+    return true;
+}
+
+int ReplicatedEventStore::Impl::install_staged(MDB_txn* txn, storage::CommittedState& installed,
+                                               std::map<raft::NodeId, std::string>& addresses) {
+    const storage::Databases& databases = environment_->databases();
+    const SnapshotDescriptor& descriptor = install_->descriptor;
+    const std::uint64_t head = tables_->committed().head_position;
+    storage::PositionedWriter writer(txn, databases, tables_->committed());
+    install_->problem.clear();
+    if (head < descriptor.head_position) {
+        StagingState staging;
+        if (const int rc = read_staging(txn, databases, staging); rc != 0) {
+            return rc;
+        }
+        if (!staging.covers(descriptor, head)) {
+            install_->problem = "the staging table does not hold events (" + std::to_string(head) +
+                                ", " + std::to_string(descriptor.head_position) + "]";
+            return MDB_CORRUPTED;
+        }
+        storage::Cursor cursor(txn, databases.snapshot_staging);
+        if (cursor.open_status() != 0) {
+            return cursor.open_status();
+        }
+        // Staged positions at or below the head are events this replica applied from the
+        // log meanwhile: the same committed events, skipped.
+        const std::string first = storage::position_key(head + 1);
+        MDB_val key = storage::to_val(first);
+        MDB_val value{};
+        int rc = cursor.get(key, value, MDB_SET_RANGE);
+        for (; rc == 0; rc = cursor.get(key, value, MDB_NEXT)) {
+            const std::uint64_t position = storage::position_from_key(storage::to_view(key));
+            if (position > descriptor.head_position) {
+                break;
+            }
+            if (const int put = writer.append(position, storage::to_view(value)); put != 0) {
+                install_->problem = writer.problem();
+                return put;
+            }
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+    if (writer.state().head_position < descriptor.head_position) {
+        install_->problem =
+            "the staged events end before position " + std::to_string(descriptor.head_position);
+        return MDB_CORRUPTED;
+    }
+    if (const int rc = write_applied_index(txn, databases.meta, descriptor.index); rc != 0) {
+        return rc;
+    }
+    for (const auto& [id, address] : descriptor.addresses) {
+        if (const int rc = write_peer_address(txn, databases.meta, id, address); rc != 0) {
+            return rc;
+        }
+        addresses[id] = address;
+    }
+    if (const int rc = clear_staging(txn, databases); rc != 0) {
+        return rc;
+    }
+    installed = writer.state();
+    install_->events = writer.events_written();
+    install_->record_bytes = writer.record_bytes_written();
+    install_->payload_bytes = writer.payload_bytes_written();
+    return 0;
+}
+
+void ReplicatedEventStore::Impl::finish_snapshot_install() {
+    if (!install_) {
+        return;
+    }
+    const SnapshotDescriptor& descriptor = install_->descriptor;
+    applied_ = std::max(applied_, descriptor.index);
+    // Waiting (the fetch, while the loop ran on) and installing (the one transaction that
+    // blocked the loop) are reported apart: only the second is a pause of the replica.
+    double waited_seconds = 0;
+    if (waiting_for_snapshot_ && waiting_for_snapshot_->first.same_point(descriptor)) {
+        waited_seconds =
+            std::chrono::duration<double>(install_->stepped_in - waiting_for_snapshot_->second)
+                .count();
+    }
+    const double install_seconds = std::chrono::duration<double>(install_->commit_time).count();
+    std::fprintf(stderr,
+                 "annal: node %llu installed the snapshot at index %llu (head position %llu): "
+                 "%llu events, %llu record bytes; waited %.3f s for its events, installed in "
+                 "%.3f s\n",
+                 static_cast<unsigned long long>(options_.self),
+                 static_cast<unsigned long long>(descriptor.index),
+                 static_cast<unsigned long long>(descriptor.head_position),
+                 static_cast<unsigned long long>(install_->events),
+                 static_cast<unsigned long long>(install_->record_bytes), waited_seconds,
+                 install_seconds);
+    waiting_for_snapshot_.reset();
+    install_.reset();
+    tables_->notify_listeners(tables_->head_position());
+}
+
+std::string ReplicatedEventStore::Impl::stage_chunk(
+    const SnapshotDescriptor& target, const std::vector<storage::RawRecordView>& records,
+    std::uint64_t& staged_through) {
+    std::string problem;
+    const PersistResult result = log_->persist(std::span<const GroupReady>(), [&](MDB_txn* txn) {
+        problem.clear();
+        return stage_records(txn, environment_->databases(), target, records, staged_through,
+                             problem);
+    });
+    if (result.ok()) {
+        return {};
+    }
+    return problem.empty() ? result.message : problem;
+}
+
+storage::SnapshotTransferStats ReplicatedEventStore::Impl::snapshot_stats() const {
+    storage::SnapshotTransferStats stats;
+    stats.snapshots_sent = snapshots_sent_.load(std::memory_order_relaxed);
+    stats.records_served = records_served_.load(std::memory_order_relaxed);
+    stats.snapshots_installed = snapshots_installed_.load(std::memory_order_relaxed);
+    if (fetcher_) {
+        stats.fetch_chunks = fetcher_->chunks();
+        stats.fetch_bytes = fetcher_->bytes();
+        stats.fetch_retries = fetcher_->retries();
+    }
+    return stats;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1358,6 +1681,18 @@ void ReplicatedEventStore::read_barrier(storage::ReadBarrierCallback done) {
 
 void ReplicatedEventStore::close() {
     impl_->close();
+}
+
+storage::RawRecords ReplicatedEventStore::read_raw_records(std::uint64_t after, std::uint64_t upto,
+                                                           std::size_t max_bytes) const {
+    storage::RawRecords records =
+        storage::read_raw_records(impl_->tables().environment(), after, upto, max_bytes);
+    impl_->count_records_served(records.records);
+    return records;
+}
+
+storage::SnapshotTransferStats ReplicatedEventStore::snapshot_transfer_stats() const {
+    return impl_->snapshot_stats();
 }
 
 }  // namespace annal::replication

@@ -9,7 +9,10 @@
 // advances the core; sends `messages_after_persist`; completes proposals and read
 // barriers; notifies commit listeners. Whatever arrives during one commit goes into the
 // next Ready (group commit). The log is compacted behind the applied index, keeping
-// `log_retain_entries` so a lagging follower catches up from the log.
+// `log_retain_entries` so a lagging follower catches up from the log; one further behind
+// gets a snapshot: a descriptor of the applied point (snapshot_descriptor.hpp), for which
+// it fetches the missing events from a peer into a staging table on another thread and
+// then installs them in one transaction (the "snapshots" section of the .cpp).
 //
 // Appends on a follower complete NotLeader (with the leader's address); a proposal whose
 // entry is lost in a leadership change completes NotCommitted. Reads serve the local
@@ -26,6 +29,7 @@
 #include "raft/types.hpp"
 #include "replication/cluster_view.hpp"
 #include "replication/peer_sender.hpp"
+#include "replication/snapshot_source.hpp"
 #include "storage/event_store.hpp"
 
 namespace annal::replication {
@@ -39,6 +43,10 @@ struct ReplicatedStoreOptions {
     std::uint32_t tick_ms = 100, election_ticks = 10, heartbeat_ticks = 1;
     std::uint64_t log_retain_entries = 50000;
     std::chrono::milliseconds read_barrier_timeout{5000};
+    // Where a replica behind the retained log fetches the events of a snapshot (must
+    // outlive the store). nullptr: such a replica waits (and logs why) instead.
+    SnapshotSource* snapshot_source = nullptr;
+    std::size_t snapshot_chunk_bytes = 1 << 20;  // per fetch and per staging transaction
 };
 
 class ReplicatedEventStore final : public storage::EventStore {
@@ -90,6 +98,10 @@ class ReplicatedEventStore final : public storage::EventStore {
     std::uint64_t add_commit_listener(CommitListener listener) override;
     void remove_commit_listener(std::uint64_t token) override;
     void read_barrier(storage::ReadBarrierCallback done) override;
+    // What a peer fetching a snapshot reads (snapshot_source.hpp); any thread.
+    storage::RawRecords read_raw_records(std::uint64_t after, std::uint64_t upto,
+                                         std::size_t max_bytes) const override;
+    storage::SnapshotTransferStats snapshot_transfer_stats() const override;
     // Stops the loop: queued and pending requests complete ShuttingDown. Idempotent.
     void close() override;
 

@@ -139,6 +139,28 @@ struct ReadResult {
     std::string message;  // for Corrupt / IoError: what and where
 };
 
+// A run of raw stored records (positions after..upto), as one replica copies them from
+// another for a snapshot install. `body` holds them in the form of raw_records.hpp.
+struct RawRecords {
+    ReadStatus status = ReadStatus::Ok;
+    std::string message;         // for Corrupt / IoError
+    std::string body;            // encoded records, in position order, gapless
+    std::uint64_t records = 0;   // how many
+    std::uint64_t head = 0;      // the serving store's head position
+    bool supported = true;       // false: this store does not serve raw records
+};
+
+// The snapshot transfer that catches a cluster member up when it is behind the retained
+// Raft log (cluster mode; all zero on a standalone node).
+struct SnapshotTransferStats {
+    std::uint64_t snapshots_sent = 0;       // Snapshot messages sent to followers
+    std::uint64_t records_served = 0;       // raw records served to fetching peers
+    std::uint64_t fetch_chunks = 0;         // chunks fetched and staged
+    std::uint64_t fetch_bytes = 0;          // record bytes fetched and staged
+    std::uint64_t fetch_retries = 0;        // failed or empty fetches, retried
+    std::uint64_t snapshots_installed = 0;  // snapshots installed into the tables
+};
+
 struct StoreOptions {
     std::string directory;                          // created if missing
     std::uint64_t initial_map_bytes = 64ull << 20;  // LMDB map size at open
@@ -234,6 +256,17 @@ class EventStore {
     // A single node sees its own commits at once; a replica first learns the cluster's
     // commit index (ReadIndex). `done` may run on any thread and must not block.
     virtual void read_barrier(ReadBarrierCallback done) { done(ReadBarrierResult{}); }
+
+    // Cluster-internal: the stored records at positions (after, min(upto, head)], whole
+    // records until the body reaches `max_bytes` (at least one). Stores that are not
+    // cluster members answer supported = false.
+    virtual RawRecords read_raw_records(std::uint64_t /*after*/, std::uint64_t /*upto*/,
+                                        std::size_t /*max_bytes*/) const {
+        RawRecords none;
+        none.supported = false;
+        return none;
+    }
+    virtual SnapshotTransferStats snapshot_transfer_stats() const { return {}; }
 
     // Stops taking appends (later ones complete with ShuttingDown), commits everything
     // already queued durably, completes it, and joins the committer. Idempotent; the

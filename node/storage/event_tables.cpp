@@ -57,17 +57,23 @@ std::optional<std::uint64_t> EventTables::stream_version(const std::string& stre
 }
 
 void EventTables::record_commit(const BatchWriter& writer, Clock::duration commit_time) {
+    // Counted before the head is published (release): whoever sees the new head sees
+    // its events counted.
+    if (writer.events_written() > 0) {
+        events_.fetch_add(writer.events_written(), std::memory_order_relaxed);
+        bytes_.fetch_add(writer.payload_bytes_written(), std::memory_order_relaxed);
+        commits_.fetch_add(1, std::memory_order_relaxed);
+        batch_events_.record(writer.events_written());
+        commit_latency_us_.record(microseconds(commit_time));
+    }
     committed_ = writer.state();
     head_position_.store(committed_.head_position, std::memory_order_release);
     environment_.refresh_used_bytes();
-    if (writer.events_written() == 0) {
-        return;
-    }
-    events_.fetch_add(writer.events_written(), std::memory_order_relaxed);
-    bytes_.fetch_add(writer.payload_bytes_written(), std::memory_order_relaxed);
-    commits_.fetch_add(1, std::memory_order_relaxed);
-    batch_events_.record(writer.events_written());
-    commit_latency_us_.record(microseconds(commit_time));
+}
+
+void EventTables::record_installed(std::uint64_t events, std::uint64_t payload_bytes) {
+    events_.fetch_add(events, std::memory_order_relaxed);
+    bytes_.fetch_add(payload_bytes, std::memory_order_relaxed);
 }
 
 void EventTables::record_result(const AppendResult& result, Clock::time_point enqueued) {

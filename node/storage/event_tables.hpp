@@ -57,6 +57,10 @@ class EventTables {
     const CommittedState& committed() const { return committed_; }
     // After a successful durable commit that contained `writer`'s work.
     void record_commit(const BatchWriter& writer, Clock::duration commit_time);
+    // After a durable commit that installed `events` copied from another replica (a
+    // snapshot): they count as written like applied ones. Call before record_commit of
+    // the same transaction, so stats never show the new head with the events uncounted.
+    void record_installed(std::uint64_t events, std::uint64_t payload_bytes);
     // Counts one completed append (its status) and its latency since it was taken.
     void record_result(const AppendResult& result, Clock::time_point enqueued);
     void notify_listeners(std::uint64_t head) noexcept;

@@ -9,7 +9,7 @@
 namespace annal::storage {
 namespace {
 
-constexpr unsigned kDatabaseCount = 8;
+constexpr unsigned kDatabaseCount = 9;
 constexpr std::string_view kFormatKey = "format";
 // 2: records chain to their stream's previous event; the stream index is sparse.
 constexpr std::string_view kFormatValue = "annal-store-2";
@@ -138,7 +138,8 @@ bool LmdbEnvironment::open_databases(std::string& error) {
                            {"event_ids", &databases_.event_ids},
                            {"meta", &databases_.meta},
                            {"raft_entries", &databases_.raft_entries},
-                           {"raft_state", &databases_.raft_state}};
+                           {"raft_state", &databases_.raft_state},
+                           {"snapshot_staging", &databases_.snapshot_staging}};
     for (const Named& entry : named) {
         if (int rc = mdb_dbi_open(txn.get(), entry.name, MDB_CREATE, entry.dbi); rc != 0) {
             error = std::string("cannot open database ") + entry.name + ": " + lmdb_error(rc);

@@ -37,6 +37,9 @@ struct Databases {
     // a log entry and its effect on the event tables durable together.
     MDB_dbi raft_entries = 0;
     MDB_dbi raft_state = 0;
+    // Events fetched from a peer for a snapshot install (replication/snapshot_staging.hpp):
+    // position -> raw record, kept apart from the tables until the install commits.
+    MDB_dbi snapshot_staging = 0;
 };
 
 // Aborts on destruction unless committed.

@@ -14,11 +14,11 @@ namespace annal::transport {
 namespace net = boost::asio;
 using error_code = boost::system::error_code;
 
-InboundConnection::InboundConnection(std::shared_ptr<TransportCore> core,
-                                     net::ip::tcp::socket socket, std::string already_read)
+InboundConnection::InboundConnection(std::shared_ptr<TransportCore> core, tls::SocketStream stream,
+                                     std::string already_read)
     : core_(std::move(core)),
       strand_(net::make_strand(core_->io())),
-      socket_(std::move(socket)),
+      stream_(std::move(stream)),
       hello_timer_(strand_),
       decoder_(core_->options().cluster_id, core_->options().max_frame_payload_bytes),
       already_read_(std::move(already_read)) {}
@@ -29,7 +29,7 @@ void InboundConnection::start() {
             return;
         }
         error_code ignored;
-        self->socket_.set_option(net::ip::tcp::no_delay(true), ignored);
+        self->stream_.socket().set_option(net::ip::tcp::no_delay(true), ignored);
         self->hello_timer_.expires_after(self->core_->options().hello_timeout);
         self->hello_timer_.async_wait([self](error_code ec) {
             if (ec || self->closed_ || self->peer_ != raft::kNoNode) {
@@ -50,7 +50,7 @@ void InboundConnection::close() {
 }
 
 void InboundConnection::read_more() {
-    socket_.async_read_some(
+    stream_.async_read_some(
         net::buffer(read_buffer_),
         net::bind_executor(strand_, [self = shared_from_this()](error_code ec, std::size_t n) {
             if (self->closed_) {
@@ -140,10 +140,8 @@ void InboundConnection::shut() {
         return;
     }
     closed_ = true;
-    error_code ignored;
     hello_timer_.cancel();
-    socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    stream_.close();
 }
 
 }  // namespace annal::transport

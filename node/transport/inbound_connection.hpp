@@ -16,13 +16,14 @@
 #include <string>
 
 #include "replication/peer_frame.hpp"
+#include "tls/socket_stream.hpp"
 #include "transport/transport_core.hpp"
 
 namespace annal::transport {
 
 class InboundConnection : public std::enable_shared_from_this<InboundConnection> {
   public:
-    InboundConnection(std::shared_ptr<TransportCore> core, boost::asio::ip::tcp::socket socket,
+    InboundConnection(std::shared_ptr<TransportCore> core, tls::SocketStream stream,
                       std::string already_read);
 
     void start();  // any thread
@@ -40,7 +41,7 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
 
     const std::shared_ptr<TransportCore> core_;
     Strand strand_;
-    boost::asio::ip::tcp::socket socket_;
+    tls::SocketStream stream_;
     boost::asio::steady_timer hello_timer_;
     replication::FrameDecoder decoder_;
     std::string already_read_;

@@ -1,12 +1,14 @@
 #include "transport/outbound_link.hpp"
 
 #include <algorithm>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <utility>
 
 #include "replication/peer_payload.hpp"
+#include "tls/tls_context.hpp"
 #include "transport/frame_batch.hpp"
 #include "transport/peer_address.hpp"
 
@@ -165,6 +167,7 @@ void OutboundLink::connect() {
         return;
     }
     auto self = shared_from_this();
+    // The deadline covers resolve, connect and the TLS handshake.
     timer_.expires_after(core_->options().connect_timeout);
     timer_.async_wait([self, generation](error_code ec) {
         if (ec || generation != self->generation_ || self->state_ != State::Connecting) {
@@ -172,34 +175,67 @@ void OutboundLink::connect() {
         }
         self->fail();
     });
-    resolver_.async_resolve(
-        target->host, target->port,
-        [self, generation](error_code ec, const tcp::resolver::results_type& endpoints) {
+    resolver_.async_resolve(target->host, target->port,
+                            [self, generation, host = target->host](
+                                error_code ec, const tcp::resolver::results_type& endpoints) {
+                                if (generation != self->generation_) {
+                                    return;
+                                }
+                                if (ec) {
+                                    self->fail();
+                                    return;
+                                }
+                                net::async_connect(self->socket_, endpoints,
+                                                   [self, generation, host](error_code connect_ec,
+                                                                            const tcp::endpoint&) {
+                                                       if (generation != self->generation_) {
+                                                           return;
+                                                       }
+                                                       if (connect_ec) {
+                                                           self->fail();
+                                                           return;
+                                                       }
+                                                       self->handshake(host);
+                                                   });
+                            });
+}
+
+void OutboundLink::handshake(const std::string& host) {
+    error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    const auto& context = core_->options().tls_client;
+    if (!context) {
+        stream_ = std::make_shared<tls::SocketStream>(std::move(socket_));
+        on_connected();
+        return;
+    }
+    auto tls_stream = std::make_unique<tls::SocketStream::TlsStream>(std::move(socket_), *context);
+    std::string error;
+    if (!tls::expect_server_name(tls_stream->native_handle(), host, error)) {
+        stream_ = std::make_shared<tls::SocketStream>(std::move(tls_stream));
+        fail();
+        return;
+    }
+    auto* handshaking = tls_stream.get();
+    stream_ = std::make_shared<tls::SocketStream>(std::move(tls_stream));
+    handshaking->async_handshake(
+        net::ssl::stream_base::client,
+        [self = shared_from_this(), stream = stream_, generation = generation_](error_code ec) {
             if (generation != self->generation_) {
                 return;
             }
             if (ec) {
+                // The peer's certificate does not chain to our CA or does not name the
+                // host we dialled, or the peer refused ours: Raft sees it unreachable.
                 self->fail();
                 return;
             }
-            net::async_connect(self->socket_, endpoints,
-                               [self, generation](error_code connect_ec, const tcp::endpoint&) {
-                                   if (generation != self->generation_) {
-                                       return;
-                                   }
-                                   if (connect_ec) {
-                                       self->fail();
-                                       return;
-                                   }
-                                   self->on_connected();
-                               });
+            self->on_connected();
         });
 }
 
 void OutboundLink::on_connected() {
     timer_.cancel();
-    error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
     state_ = State::Connected;
     connected_at_ = std::chrono::steady_clock::now();
     connected_ = true;
@@ -249,33 +285,36 @@ void OutboundLink::start_write() {
     }
     writing_ = true;
     const std::uint64_t generation = generation_;
-    net::async_write(socket_, net::buffer(*buffer),
-                     [self = shared_from_this(), buffer, generation, frames,
-                      messages_written = batch.messages](error_code ec, std::size_t bytes) {
-                         if (ec) {
-                             self->messages_dropped_ += messages_written;
-                         } else {
-                             self->frames_sent_ += frames;
-                             self->bytes_sent_ += bytes;
-                             self->messages_sent_ += messages_written;
-                         }
-                         if (generation != self->generation_) {
-                             return;
-                         }
-                         if (ec) {
-                             self->fail();
-                             return;
-                         }
-                         self->start_write();
-                     });
+    stream_->async_write_all(
+        net::buffer(*buffer),
+        net::bind_executor(strand_,
+                           [self = shared_from_this(), stream = stream_, buffer, generation, frames,
+                            messages_written = batch.messages](error_code ec, std::size_t bytes) {
+                               if (ec) {
+                                   self->messages_dropped_ += messages_written;
+                               } else {
+                                   self->frames_sent_ += frames;
+                                   self->bytes_sent_ += bytes;
+                                   self->messages_sent_ += messages_written;
+                               }
+                               if (generation != self->generation_) {
+                                   return;
+                               }
+                               if (ec) {
+                                   self->fail();
+                                   return;
+                               }
+                               self->start_write();
+                           }));
 }
 
 void OutboundLink::start_read() {
     // The peer never speaks on this connection; the read exists to notice its close at once
     // (a restarted peer) rather than at the next failed write.
-    socket_.async_read_some(
+    stream_->async_read_some(
         net::buffer(read_buffer_),
-        [self = shared_from_this(), generation = generation_](error_code ec, std::size_t) {
+        net::bind_executor(strand_, [self = shared_from_this(), stream = stream_,
+                                     generation = generation_](error_code ec, std::size_t) {
             if (generation != self->generation_) {
                 return;
             }
@@ -284,7 +323,7 @@ void OutboundLink::start_read() {
                 return;
             }
             self->start_read();
-        });
+        }));
 }
 
 void OutboundLink::fail() {
@@ -323,6 +362,10 @@ void OutboundLink::drop_connection() {
     ++generation_;
     error_code ignored;
     socket_.close(ignored);
+    if (stream_) {
+        stream_->close();
+        stream_.reset();
+    }
     resolver_.cancel();
     timer_.cancel();
     connected_ = false;

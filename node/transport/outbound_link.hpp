@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tls/socket_stream.hpp"
 #include "transport/transport_core.hpp"
 
 namespace annal::transport {
@@ -48,6 +49,7 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
     // Strand only.
     void kick();
     void connect();
+    void handshake(const std::string& host);
     void on_connected();
     void start_write();
     void start_read();
@@ -61,7 +63,10 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
 
     // Strand only.
     boost::asio::ip::tcp::resolver resolver_;
-    boost::asio::ip::tcp::socket socket_;
+    boost::asio::ip::tcp::socket socket_;  // while connecting; then moved into stream_
+    // The established connection (plain or TLS). Shared with its pending handlers: a TLS
+    // stream must outlive its operations, even after the link has moved on.
+    std::shared_ptr<tls::SocketStream> stream_;
     boost::asio::steady_timer timer_;  // connect deadline, then backoff wait
     State state_ = State::Idle;
     std::uint64_t generation_ = 0;

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <iostream>
 #include <utility>
 
 #include "replication/peer_frame.hpp"
+#include "tls/tls_context.hpp"
 #include "transport/inbound_connection.hpp"
 #include "transport/outbound_link.hpp"
 #include "transport/transport_core.hpp"
@@ -83,22 +85,51 @@ void PeerTransport::remove_peer(raft::NodeId id) {
 }
 
 void PeerTransport::accept(boost::asio::ip::tcp::socket socket, std::string already_read) {
+    accept(tls::SocketStream(std::move(socket)), std::move(already_read));
+}
+
+void PeerTransport::accept(tls::SocketStream stream, std::string already_read) {
+    if (core_->options().tls_client &&
+        (stream.ssl() == nullptr || !tls::peer_certificate_verified(stream.ssl()))) {
+        reject_unverified(stream);
+        return;
+    }
     std::shared_ptr<InboundConnection> connection;
     {
         std::lock_guard lock(mutex_);
         if (stopped_) {
-            boost::system::error_code ignored;
-            socket.close(ignored);
+            stream.close();
             return;
         }
         ++core_->inbound_connections;
         std::erase_if(inbound_,
                       [](const std::weak_ptr<InboundConnection>& weak) { return weak.expired(); });
         connection =
-            std::make_shared<InboundConnection>(core_, std::move(socket), std::move(already_read));
+            std::make_shared<InboundConnection>(core_, std::move(stream), std::move(already_read));
         inbound_.push_back(connection);
     }
     connection->start();
+}
+
+void PeerTransport::reject_unverified(tls::SocketStream& stream) {
+    ++core_->inbound_rejected;
+    ++core_->inbound_rejected_certificate;
+    boost::system::error_code ec;
+    const auto remote = stream.socket().remote_endpoint(ec);
+    const std::string address = ec ? std::string("unknown address") : remote.address().to_string();
+    std::uint64_t suppressed = 0;
+    if (rejection_log_.should_log(address, suppressed)) {
+        const std::string presented = stream.ssl() == nullptr
+                                          ? std::string("no TLS")
+                                          : tls::describe_peer_certificate(stream.ssl());
+        std::cerr << "annal: refused a peer connection from " << address
+                  << ": no client certificate from the cluster CA (" << presented << ")"
+                  << (suppressed > 0 ? "; " + std::to_string(suppressed) +
+                                           " more refused from this address since the last report"
+                                     : std::string())
+                  << std::endl;
+    }
+    stream.close();
 }
 
 bool PeerTransport::is_peer_preamble(std::string_view first_bytes) {
@@ -132,6 +163,7 @@ TransportStats PeerTransport::stats() const {
         stats.peers.push_back(std::move(peer));
     }
     stats.inbound_rejected = core_->inbound_rejected.load();
+    stats.inbound_rejected_certificate = core_->inbound_rejected_certificate.load();
     stats.inbound_connections = core_->inbound_connections.load();
     stats.messages_unroutable = core_->messages_unroutable.load();
     return stats;

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "replication/peer_sender.hpp"
+#include "tls/rejection_log.hpp"
+#include "tls/socket_stream.hpp"
 #include "transport/cluster_id.hpp"
 #include "transport/transport_options.hpp"
 
@@ -46,17 +48,24 @@ class PeerTransport final : public replication::PeerSender {
     void set_peer_address(raft::NodeId id, const std::string& address) override;
     void remove_peer(raft::NodeId id) override;
     // Called by the HTTP server's acceptor (one port) with the bytes it already read.
+    // With TLS configured (options.tls_client), a connection that is not TLS or whose
+    // client certificate did not verify against the cluster CA is closed at once,
+    // counted (inbound_rejected_certificate) and logged once per address per minute.
+    void accept(tls::SocketStream stream, std::string already_read);
     void accept(boost::asio::ip::tcp::socket socket, std::string already_read);
     static bool is_peer_preamble(std::string_view first_bytes);  // the 4 magic bytes
     TransportStats stats() const;
     void stop();
 
   private:
+    void reject_unverified(tls::SocketStream& stream);
+
     std::shared_ptr<TransportCore> core_;
     mutable std::mutex mutex_;
     bool stopped_ = false;
     std::map<raft::NodeId, std::shared_ptr<OutboundLink>> links_;
     std::vector<std::weak_ptr<InboundConnection>> inbound_;
+    tls::RejectionLog rejection_log_;
 };
 
 }  // namespace annal::transport

@@ -39,6 +39,7 @@ class TransportCore {
     std::map<raft::NodeId, std::shared_ptr<InboundPeerCounters>> all_inbound_counters() const;
 
     std::atomic<std::uint64_t> inbound_rejected{0};
+    std::atomic<std::uint64_t> inbound_rejected_certificate{0};
     std::atomic<std::uint64_t> inbound_connections{0};
     std::atomic<std::uint64_t> messages_unroutable{0};
 

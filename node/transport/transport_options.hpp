@@ -4,12 +4,17 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "raft/message.hpp"
 #include "raft/types.hpp"
 #include "replication/peer_frame.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace annal::transport {
 
@@ -23,6 +28,11 @@ struct PeerTransportOptions {
     std::chrono::milliseconds hello_timeout{5000};    // inbound: Hello must arrive by then
     std::chrono::milliseconds connect_timeout{3000};  // outbound: resolve + connect
     std::size_t max_write_bytes = 4u << 20;  // per write (estimated); the rest waits its turn
+    // Mutual TLS (tls/tls_context.hpp make_client_context with this node's certificate):
+    // outbound links handshake with it and check the peer's certificate names the host
+    // they dial; inbound connections must then be TLS with a client certificate that
+    // verified against the cluster CA. nullptr: plain TCP both ways.
+    std::shared_ptr<boost::asio::ssl::context> tls_client;
 };
 
 struct PeerLinkStats {
@@ -39,6 +49,8 @@ struct PeerLinkStats {
 struct TransportStats {
     std::vector<PeerLinkStats> peers;    // sorted by id
     std::uint64_t inbound_rejected = 0;  // bad frames, wrong cluster, no hello, foreign messages
+    // Of those: refused before any frame for lacking a verified client certificate (TLS on).
+    std::uint64_t inbound_rejected_certificate = 0;
     std::uint64_t inbound_connections = 0;
     // Addition: messages for a node without a known address (dropped).
     std::uint64_t messages_unroutable = 0;

@@ -1,13 +1,21 @@
 """Cluster benchmark (a command, not a test): append throughput of 1-, 3- and 5-node
 clusters of real `annal node` processes on loopback, and failover time.
 
-For each cluster size, in the same run, against the leader:
-  - `annal bench --clients 64 --duration D` (single-event appends, 64 connections);
+For each cluster size, in the same run, against the leader (`annal bench` follows a
+follower's 307 once; it is pointed at the leader anyway):
+  - `annal bench --clients 64 --duration D` (single-event appends of 256 B, 64 keep-alive
+    connections, one append in flight each, driven by one event-loop thread);
   - `annal bench --clients 64 --duration D --batch 10 --event-size 256`;
-reporting events/s and latency p50/p99 as `annal bench` measures them, plus the CPU
+reporting events/s and latency p50/p90/p99 as `annal bench` measures them, plus the CPU
 seconds the node processes used (from /proc) and the load average.
 A standalone node (no --initial-cluster: the issue-2 store) is measured the same way
 for reference.
+
+--repeat N runs N rounds; each round starts and measures every configuration once, the
+order rotating from round to round (so a slow minute of the machine does not always hit
+the same configuration). The report gives every round's rows, the median per
+configuration with the min-max spread, and the 3-node / 1-node and 5-node / 1-node ratios
+of the medians and of each round.
 
 Failover: a cluster (default 3 nodes) with 4 client threads appending single events
 (307 followed, errors retried, as in the fault tests); N times: kill -9 the leader, time
@@ -16,7 +24,7 @@ and let it catch up. Reports median / p90 / max.
 
 Prints a Markdown report (and writes it to --output if given).
 
-  python3 tests/cluster/cluster_bench.py --annal build-cluster/node/cli/annal
+  python3 tests/cluster/cluster_bench.py --annal build-cluster/bin/annal [--repeat 3]
 """
 import datetime
 import json
@@ -58,41 +66,51 @@ def run_bench(annal, port, duration, clients, batch=1, event_size=None):
     return report
 
 
-def measure(annal, cluster, port, duration, label):
+WORKLOADS = (("64 clients x 1 event", 1, 256),
+             ("64 clients x 10 events of 256 B", 10, 256))
+
+
+def measure(annal, cluster, port, duration, label, round_number):
     rows = []
-    for name, batch, size in (("64 clients x 1 event", 1, None),
-                              ("64 clients x 10 events of 256 B", 10, 256)):
+    for name, batch, size in WORKLOADS:
         pids = [n.process.pid for n in cluster.nodes.values() if n.running]
         cpu_before = [cpu_seconds(pid) for pid in pids]
         load_before = loadavg()
         report = run_bench(annal, port, duration, 64, batch, size)
         cpu = sum(cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before))
-        row = {"cluster": label, "workload": name, "events_per_s": report["events_per_s"],
-               "p50_ms": report["latency_ms"]["p50"], "p99_ms": report["latency_ms"]["p99"],
-               "errors": report["errors"], "seconds": report["seconds"],
+        row = {"round": round_number, "cluster": label, "workload": name,
+               "events_per_s": report["events_per_s"],
+               "p50_ms": report["latency_ms"]["p50"],
+               "p90_ms": report["latency_ms"].get("p90", 0.0),
+               "p99_ms": report["latency_ms"]["p99"],
+               "errors": report["errors"],
+               "errors_by_status": report.get("errors_by_status", {}),
+               "seconds": report["seconds"],
                "node_cpu_s": cpu, "load": "%s -> %s" % (load_before, loadavg()),
                "command": report["command"], "first_error": report.get("first_error", "")}
-        log("%s, %s: %.0f events/s, p50 %.1f ms, p99 %.1f ms, errors %d, node CPU %.1f s"
-            % (label, name, row["events_per_s"], row["p50_ms"], row["p99_ms"], row["errors"],
-               cpu))
+        log("round %d, %s, %s: %.0f events/s, p50 %.1f ms, p99 %.1f ms, errors %d, "
+            "node CPU %.1f s" % (round_number, label, name, row["events_per_s"], row["p50_ms"],
+                                 row["p99_ms"], row["errors"], cpu))
         rows.append(row)
     return rows
 
 
-def throughput(annal, size, duration, extra_args):
+def label_of(size):
+    return "standalone" if size == 0 else "%d-node" % size
+
+
+def throughput(annal, size, duration, extra_args, round_number):
     if size == 0:
         # Standalone reference: the issue-2 store, no Raft.
         cluster = Cluster(annal, 1, extra_args=extra_args)
         port = cluster.node(1).start(None).port
-        label = "standalone"
     else:
         cluster = Cluster(annal, size, extra_args=extra_args)
         leader = cluster.start()
         cluster.wait_converged()
-        label = "%d-node" % size
         port = cluster.node(leader).port
     try:
-        return measure(annal, cluster, port, duration, label)
+        return measure(annal, cluster, port, duration, label_of(size), round_number)
     finally:
         cluster.shutdown()
 
@@ -137,50 +155,90 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+def ratio_lines(by_key, prefix):
+    lines = []
+    for workload, _, _ in WORKLOADS:
+        one = by_key.get(("1-node", workload))
+        for size in (3, 5):
+            other = by_key.get(("%d-node" % size, workload))
+            if one and other:
+                lines.append("- %s%s: %d-node / 1-node = %.2f" % (prefix, workload, size,
+                                                                 other / one))
+    return lines
+
+
 def main():
     parser = arguments(__doc__)
     parser.add_argument("--sizes", default="1,3,5", help="cluster sizes (0 = standalone)")
     parser.add_argument("--standalone", action="store_true", default=True)
     parser.add_argument("--no-standalone", dest="standalone", action="store_false")
     parser.add_argument("--duration", type=int, default=10, help="seconds per bench run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every configuration, interleaved; medians reported")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--failover-size", type=int, default=3)
     parser.add_argument("--node-arg", action="append", default=[],
                         help="extra argument for every node (repeatable)")
     parser.add_argument("--output", help="also write the Markdown report here")
     args = parser.parse_args()
+    check(args.repeat >= 1, "--repeat must be at least 1")
     started = datetime.datetime.now(datetime.timezone.utc)
     load_at_start = loadavg()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.standalone and 0 not in sizes:
         sizes = [0] + sizes
     rows = []
-    for size in sizes:
-        rows.extend(throughput(args.annal, size, args.duration, args.node_arg))
+    for round_number in range(1, args.repeat + 1):
+        # Rotate the order so that no configuration always runs first or last.
+        shift = (round_number - 1) % len(sizes)
+        for size in sizes[shift:] + sizes[:shift]:
+            rows.extend(throughput(args.annal, size, args.duration, args.node_arg,
+                                   round_number))
     delays, elections = ([], [])
     if args.kills > 0:
         delays, elections = failover(args.annal, args.failover_size, args.kills, args.node_arg)
 
     out = []
-    out.append("Run %s UTC on %s (%d CPUs), load average at start %s."
+    out.append("Run %s UTC on %s (%d CPUs), load average at start %s; %d round(s) of %d s "
+               "per configuration and workload."
                % (started.strftime("%Y-%m-%d %H:%M"), platform.node(), os.cpu_count(),
-                  load_at_start))
+                  load_at_start, args.repeat, args.duration))
     out.append("")
-    out.append("| cluster | workload | events/s | p50 ms | p99 ms | errors | node CPU s | "
-               "load avg before -> after |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---|")
-    for row in rows:
-        out.append("| %s | %s | %.0f | %.1f | %.1f | %d | %.1f | %s |" % (
-            row["cluster"], row["workload"], row["events_per_s"], row["p50_ms"], row["p99_ms"],
-            row["errors"], row["node_cpu_s"], row["load"]))
-    by_key = {(r["cluster"], r["workload"]): r["events_per_s"] for r in rows}
+    out.append("| round | cluster | workload | events/s | p50 ms | p90 ms | p99 ms | errors | "
+               "node CPU s | load avg before -> after |")
+    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---|")
+    order = {label_of(size): index for index, size in enumerate(sizes)}
+    for row in sorted(rows, key=lambda r: (r["round"], order[r["cluster"]])):
+        out.append("| %d | %s | %s | %.0f | %.1f | %.1f | %.1f | %d | %.1f | %s |" % (
+            row["round"], row["cluster"], row["workload"], row["events_per_s"], row["p50_ms"],
+            row["p90_ms"], row["p99_ms"], row["errors"], row["node_cpu_s"], row["load"]))
+
+    medians = {}
+    if args.repeat > 1:
+        out.append("")
+        out.append("Medians over the %d rounds (min-max in brackets):" % args.repeat)
+        out.append("")
+        out.append("| cluster | workload | events/s | p50 ms | p99 ms |")
+        out.append("|---|---|---:|---:|---:|")
+    for size in sizes:
+        for workload, _, _ in WORKLOADS:
+            mine = [r for r in rows if r["cluster"] == label_of(size) and r["workload"] == workload]
+            if not mine:
+                continue
+            rates = [r["events_per_s"] for r in mine]
+            medians[(label_of(size), workload)] = statistics.median(rates)
+            if args.repeat > 1:
+                out.append("| %s | %s | %.0f (%.0f-%.0f) | %.1f | %.1f |" % (
+                    label_of(size), workload, statistics.median(rates), min(rates), max(rates),
+                    statistics.median(r["p50_ms"] for r in mine),
+                    statistics.median(r["p99_ms"] for r in mine)))
     out.append("")
-    for workload in ("64 clients x 1 event", "64 clients x 10 events of 256 B"):
-        one = by_key.get(("1-node", workload))
-        for size in (3, 5):
-            other = by_key.get(("%d-node" % size, workload))
-            if one and other:
-                out.append("- %s: %d-node / 1-node = %.2f" % (workload, size, other / one))
+    out.extend(ratio_lines(medians, "median, " if args.repeat > 1 else ""))
+    if args.repeat > 1:
+        for round_number in range(1, args.repeat + 1):
+            by_key = {(r["cluster"], r["workload"]): r["events_per_s"] for r in rows
+                      if r["round"] == round_number}
+            out.extend(ratio_lines(by_key, "round %d, " % round_number))
     if delays:
         out.append("")
         out.append("Failover, %d-node cluster, %d x kill -9 of the leader while 4 clients "
@@ -193,10 +251,11 @@ def main():
         out.append("All delays (s): " + ", ".join("%.3f" % d for d in delays))
     out.append("")
     out.append("Load average at the end: %s." % loadavg())
-    errors = [r for r in rows if r["errors"]]
-    for row in errors:
-        out.append("- %s %s: first error: %s" % (row["cluster"], row["workload"],
-                                                 row["first_error"]))
+    for row in rows:
+        if row["errors"]:
+            out.append("- round %d, %s %s: errors by status %s; first error: %s" % (
+                row["round"], row["cluster"], row["workload"],
+                json.dumps(row["errors_by_status"], sort_keys=True), row["first_error"]))
     report = "\n".join(out)
     print(report)
     if args.output:

@@ -94,9 +94,26 @@ class Reply:
         return "%d %s" % (self.status, self.body[:300])
 
 
-def http_request(port, method, path, body=None, timeout=5.0):
-    """One request on a fresh connection; raises OSError/HTTPException on transport errors."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+# TLS clusters (tls_test.py): an ssl.SSLContext trusting the cluster CA makes every
+# request of the harness https; None (the default) keeps plain http.
+https_context = None
+
+
+def use_https(ca_file):
+    """Makes the harness talk https to the nodes, verifying them against `ca_file`."""
+    import ssl
+    global https_context
+    https_context = ssl.create_default_context(cafile=ca_file)
+
+
+def http_request(port, method, path, body=None, timeout=5.0, context=None):
+    """One request on a fresh connection; raises OSError/HTTPException on transport errors.
+    `context`: an ssl.SSLContext for this request instead of the harness-wide one."""
+    context = context or https_context
+    if context is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {}
         if body is not None:
@@ -438,8 +455,13 @@ class AppendLoad:
             while not self.stop_flag.is_set():
                 conn = connections.get(target)
                 if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", target,
-                                                      timeout=self.request_timeout)
+                    if https_context is not None:
+                        conn = http.client.HTTPSConnection("127.0.0.1", target,
+                                                           timeout=self.request_timeout,
+                                                           context=https_context)
+                    else:
+                        conn = http.client.HTTPConnection("127.0.0.1", target,
+                                                          timeout=self.request_timeout)
                     connections[target] = conn
                 try:
                     conn.request("POST", stream_path(stream), body=body,

@@ -14,12 +14,17 @@ While 16 client threads append (as in faults_test.py):
      the killed one is restarted.
 Then every remaining member applies everything, and every acknowledged event is present
 exactly once in the same order on every member, digests equal (as in faults_test.py).
-Node 5 catches up from the log only: the log keeps 50,000 entries behind the applied
-index by default and snapshot transfer is not built yet (issue 4, step 3); a run with a
-small --log-retain-entries node argument would exercise the snapshot path once it is.
+Every node keeps only --log-retain-entries (default 200) entries behind its applied index,
+so node 5, added after > 1,500 entries, cannot catch up from the log: it must install a
+snapshot (fetching the events from a peer), which its /metrics must report
+(annal_snapshots_installed_total >= 1), and then follow the log.
+With --tls every node has a certificate from one CA (clients use https), so node 5 fetches
+its snapshot's events over mutual TLS.
 """
+import os
 import time
 
+import cluster_harness
 from cluster_harness import (AppendLoad, Cluster, admin_call, arguments, check, fail, log,
                              verify_cluster)
 
@@ -59,6 +64,30 @@ def member(view, node_id):
     return next((m for m in view.get("members", []) if m.get("id") == node_id), None)
 
 
+def snapshots_installed(node):
+    for line in node.metrics().splitlines():
+        if line.startswith("annal_snapshots_installed_total "):
+            return int(float(line.split()[1]))
+    return 0
+
+
+def use_tls(cluster):
+    """Gives every node (and, through the returned function, each one added later) a
+    certificate from one CA, and makes the harness speak https."""
+    from tls_test import make_ca, tls_args
+    certs = os.path.join(cluster.work, "certs")
+    os.makedirs(certs)
+    ca = make_ca(certs, "ca")
+
+    def give_certificate(node):
+        node.extra_args = tls_args(certs, "node-%d" % node.id, "ca")
+
+    for node in cluster.nodes.values():
+        give_certificate(node)
+    cluster_harness.use_https(ca)
+    return give_certificate
+
+
 def wait_until(predicate, timeout, what, cluster):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,8 +105,14 @@ def main():
     parser.add_argument("--preload", type=int, default=1500,
                         help="entries committed before node 5 is added (> the promotion "
                              "threshold of 1000)")
+    parser.add_argument("--log-retain-entries", type=int, default=200,
+                        help="the nodes' --log-retain-entries (small: node 5 needs a snapshot)")
+    parser.add_argument("--tls", action="store_true",
+                        help="TLS on every node: the snapshot is fetched over mutual TLS")
     args = parser.parse_args()
-    cluster = Cluster(args.annal, 4)
+    cluster = Cluster(args.annal, 4,
+                      extra_args=["--log-retain-entries", str(args.log_retain_entries)])
+    give_certificate = use_tls(cluster) if args.tls else None
     log("work dir %s, cluster id %s" % (cluster.work, cluster.cluster_id))
     leader = cluster.start()
     log("leader: node %d" % leader)
@@ -90,6 +125,8 @@ def main():
     if not args.skip_join:
         # 2. Node 5 joins as a learner while frozen: promotion must be refused.
         joiner = cluster.add_node(5)
+        if give_certificate:
+            give_certificate(joiner)
         joiner.start(cluster.initial_cluster, join=True)
         joiner.stop()
         t = time.monotonic()
@@ -121,6 +158,10 @@ def main():
                          target, joiner.view(), member(leader_view(cluster), 5)))
             time.sleep(0.1)
         log("node 5 applied index %d %.2f s after it resumed" % (target, time.monotonic() - t))
+        installed = snapshots_installed(joiner)
+        check(installed >= 1, "node 5 caught up without installing a snapshot (its /metrics "
+                              "say %d); is the log retention small enough?" % installed)
+        log("node 5 installed %d snapshot(s)" % installed)
         reply = admin(cluster, "POST", "/admin/members/5/promote",
                       retry_reasons=("change_pending", "not_caught_up"))
         expect_ok(reply, "promote node 5")

@@ -182,6 +182,28 @@ TEST_CASE("TLS from a Secret mounts it outside the ConfigMap volume") {
     CHECK(pod["containers"][0]["volumeMounts"][2]["mountPath"] == "/etc/annal-tls");
 }
 
+TEST_CASE("with TLS the node config names the mounted files and the probes use HTTPS") {
+    for (const char* mode : {"Secret", "OperatorGenerated"}) {
+        CAPTURE(mode);
+        ClusterSpec c = spec_of(
+            {{"replicas", 3}, {"image", "a"}, {"tls", {{"mode", mode}, {"secretName", "certs"}}}});
+        const std::string node = config_map(c)["data"]["annal.yaml"];
+        CHECK(node.find("tls_cert_file: \"/etc/annal-tls/tls.crt\"\n") != std::string::npos);
+        CHECK(node.find("tls_key_file: \"/etc/annal-tls/tls.key\"\n") != std::string::npos);
+        CHECK(node.find("tls_ca_file: \"/etc/annal-tls/ca.crt\"\n") != std::string::npos);
+        const json container = stateful_set(c, "r1")["spec"]["template"]["spec"]["containers"][0];
+        CHECK(container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS");
+        CHECK(container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS");
+    }
+    // Without TLS: no TLS settings, plain HTTP probes (Kubernetes' default scheme).
+    ClusterSpec plain = spec_of({{"replicas", 3}, {"image", "a"}});
+    const std::string node = config_map(plain)["data"]["annal.yaml"];
+    CHECK(node.find("tls_") == std::string::npos);
+    const json container = stateful_set(plain)["spec"]["template"]["spec"]["containers"][0];
+    CHECK_FALSE(container["readinessProbe"]["httpGet"].contains("scheme"));
+    CHECK_FALSE(container["livenessProbe"]["httpGet"].contains("scheme"));
+}
+
 TEST_CASE("PVC names and ordinals of removed members") {
     ClusterSpec c = spec_of({{"replicas", 3}, {"image", "a"}});
     CHECK(pvc_name(c, 4) == "data-demo-4");

@@ -96,6 +96,14 @@ std::string node_config_yaml(const ClusterSpec& c) {
     config["data_dir"] = "/var/lib/annal";
     config["listen_address"] = "0.0.0.0";
     config["listen_port"] = node_port(c);
+    if (c.tls_mode != TlsMode::Disabled) {
+        // The mounted Secret (kubernetes.io/tls layout plus ca.crt): the node serves https
+        // and its peers must present a certificate from the same CA.
+        const std::string dir = kTlsMountPath;
+        config["tls_cert_file"] = dir + "/tls.crt";
+        config["tls_key_file"] = dir + "/tls.key";
+        config["tls_ca_file"] = dir + "/ca.crt";
+    }
     std::string out = "# Written by annal-operator from AnnalCluster " + c.name + ".\n";
     for (const auto& [key, value] : config.items())
         out += key + ": " + yaml_scalar(value) + "\n";
@@ -168,6 +176,17 @@ json config_map(const ClusterSpec& c) {
         {"data", {{"annal.yaml", node_config_yaml(c)}, {"cluster.yaml", cluster_peers_yaml(c)}}}};
 }
 
+namespace {
+// With TLS the port speaks only TLS; the kubelet's HTTPS probe does not check the
+// certificate, which is fine for a liveness signal.
+json probe_target(const ClusterSpec& c, const char* path) {
+    json target = {{"path", path}, {"port", "client"}};
+    if (c.tls_mode != TlsMode::Disabled)
+        target["scheme"] = "HTTPS";
+    return target;
+}
+}  // namespace
+
 json stateful_set(const ClusterSpec& c, const std::string& tls_revision) {
     json container = {
         {"name", "annal"},
@@ -182,11 +201,9 @@ json stateful_set(const ClusterSpec& c, const std::string& tls_revision) {
           {{"name", "ANNAL_CLUSTER_FILE"}, {"value", "/etc/annal/cluster.yaml"}}}},
         {"ports", {{{"name", "client"}, {"containerPort", node_port(c)}, {"protocol", "TCP"}}}},
         {"readinessProbe",
-         {{"httpGet", {{"path", "/readyz"}, {"port", "client"}}},
-          {"periodSeconds", 5},
-          {"failureThreshold", 3}}},
+         {{"httpGet", probe_target(c, "/readyz")}, {"periodSeconds", 5}, {"failureThreshold", 3}}},
         {"livenessProbe",
-         {{"httpGet", {{"path", "/healthz"}, {"port", "client"}}},
+         {{"httpGet", probe_target(c, "/healthz")},
           {"initialDelaySeconds", 10},
           {"periodSeconds", 10},
           {"failureThreshold", 6}}},

@@ -20,6 +20,7 @@
 #include "server_fixture.hpp"
 #include "storage/event_store.hpp"
 #include "test_client.hpp"
+#include "tls/socket_stream.hpp"
 
 using namespace annal;
 using namespace annal::api;
@@ -372,8 +373,9 @@ TEST_CASE("cluster api: /readyz waits for a leader and for applying what was com
 TEST_CASE("one port: the peer magic goes to the peer acceptor, everything else is HTTP") {
     namespace net = boost::asio;
     std::promise<std::pair<net::ip::tcp::socket, std::string>> handed;
-    ClusterServer node(true, [&handed](net::ip::tcp::socket socket, std::string first) {
-        handed.set_value({std::move(socket), std::move(first)});
+    ClusterServer node(true, [&handed](tls::SocketStream stream, std::string first) {
+        CHECK_FALSE(stream.is_tls());  // no TLS context on this server
+        handed.set_value({std::move(stream.socket()), std::move(first)});
     });
 
     net::io_context io;
@@ -386,6 +388,9 @@ TEST_CASE("one port: the peer magic goes to the peer acceptor, everything else i
     auto future = handed.get_future();
     REQUIRE(future.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
     auto [socket, first] = future.get();
+    // The promise's state still holds the moved-from socket, whose executor is a strand of
+    // the server's io_context: release it while that io_context exists.
+    handed = {};
     CHECK(first == "ANPR");
     std::string rest(5, '\0');
     net::read(socket, net::buffer(rest.data(), rest.size()));

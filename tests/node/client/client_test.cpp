@@ -24,7 +24,14 @@ TEST_CASE("Endpoint::parse accepts URLs and host:port, rejects the rest") {
     REQUIRE(endpoint);
     CHECK(endpoint->host == "::1");
     CHECK(endpoint->port == "9000");
-    CHECK_FALSE(Endpoint::parse("https://x:1", error));
+    CHECK_FALSE(endpoint->tls);
+    endpoint = Endpoint::parse("https://node-1.annal:2113", error);
+    REQUIRE(endpoint);
+    CHECK(endpoint->tls);
+    CHECK(endpoint->host == "node-1.annal");
+    CHECK(endpoint->port == "2113");
+    CHECK(endpoint->to_url() == "https://node-1.annal:2113");
+    CHECK_FALSE(Endpoint::parse("ftp://x:1", error));
     CHECK(error.find("scheme") != std::string::npos);
     CHECK_FALSE(Endpoint::parse("http://x:0", error));
     CHECK_FALSE(Endpoint::parse("http://x:70000", error));

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "storage/raw_records.hpp"
+
 namespace annal::replication::test {
 
 void FakeNetwork::attach(raft::NodeId id, ReplicatedEventStore* store) {
@@ -66,8 +68,65 @@ std::map<raft::NodeId, std::string> FakeSender::addresses() const {
     return addresses_;
 }
 
-ReplicatedCluster::ReplicatedCluster(std::size_t voters, std::uint32_t tick_ms)
-    : voters_(voters), tick_ms_(tick_ms) {
+void FakeSnapshotSource::attach(const std::string& address, ReplicatedEventStore* store) {
+    std::lock_guard lock(mutex_);
+    stores_[address] = store;
+}
+
+void FakeSnapshotSource::detach(const std::string& address) {
+    std::lock_guard lock(mutex_);
+    stores_.erase(address);
+}
+
+FetchResult FakeSnapshotSource::fetch(const std::string& address, std::uint64_t after_position,
+                                      std::uint64_t upto_position, std::size_t max_bytes) {
+    // Held while reading, so a store is never destroyed under a fetch (detach waits).
+    std::lock_guard lock(mutex_);
+    calls_.push_back({address, after_position, upto_position});
+    if (paused_ || (fail_every_other_ && calls_.size() % 2 == 1)) {
+        return {false, {}, "injected failure"};
+    }
+    auto it = stores_.find(address);
+    if (it == stores_.end()) {
+        return {false, {}, "no such peer"};
+    }
+    storage::RawRecords records =
+        it->second->read_raw_records(after_position, upto_position, max_bytes);
+    if (records.status != storage::ReadStatus::Ok) {
+        return {false, {}, records.message};
+    }
+    if (const std::size_t limit = max_records_; limit > 0 && records.records > limit) {
+        std::vector<storage::RawRecordView> views;
+        storage::decode_raw_records(records.body, views);
+        std::string cut;
+        for (std::size_t i = 0; i < limit; ++i) {
+            storage::append_raw_record(cut, views[i].position, views[i].record);
+        }
+        records.body = std::move(cut);
+    }
+    if (++successes_ == pause_after_) {
+        paused_ = true;
+    }
+    return {true, std::move(records.body), {}};
+}
+
+std::vector<FakeSnapshotSource::Call> FakeSnapshotSource::calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+}
+
+std::size_t FakeSnapshotSource::successful_calls() const {
+    std::lock_guard lock(mutex_);
+    return successes_;
+}
+
+ReplicatedCluster::ReplicatedCluster(std::size_t voters, std::uint32_t tick_ms,
+                                     std::uint64_t log_retain_entries,
+                                     std::size_t snapshot_chunk_bytes)
+    : voters_(voters),
+      tick_ms_(tick_ms),
+      log_retain_entries_(log_retain_entries),
+      snapshot_chunk_bytes_(snapshot_chunk_bytes) {
     for (raft::NodeId id = 1; id <= voters_; ++id) {
         start(id);
     }
@@ -76,6 +135,7 @@ ReplicatedCluster::ReplicatedCluster(std::size_t voters, std::uint32_t tick_ms)
 ReplicatedCluster::~ReplicatedCluster() {
     for (auto& [id, node] : nodes_) {
         network_.detach(id);
+        snapshot_source_.detach(node.address);
     }
     for (auto& [id, node] : nodes_) {
         node.store.reset();
@@ -109,16 +169,21 @@ void ReplicatedCluster::start(raft::NodeId id, bool join) {
     options.election_ticks = 10;
     options.heartbeat_ticks = 1;
     options.read_barrier_timeout = std::chrono::seconds(10);
+    options.log_retain_entries = log_retain_entries_;
+    options.snapshot_source = &snapshot_source_;
+    options.snapshot_chunk_bytes = snapshot_chunk_bytes_;
     std::string error;
     node.store = ReplicatedEventStore::open(options, *node.sender, error);
     if (!node.store) {
         throw std::runtime_error("cannot open node " + std::to_string(id) + ": " + error);
     }
     network_.attach(id, node.store.get());
+    snapshot_source_.attach(node.address, node.store.get());
 }
 
 void ReplicatedCluster::crash(raft::NodeId id) {
     network_.detach(id);
+    snapshot_source_.detach(nodes_.at(id).address);
     nodes_.at(id).store.reset();
 }
 

@@ -3,6 +3,7 @@
 // (partitions). Used by the replicated store tests.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -51,6 +52,40 @@ class FakeSender final : public PeerSender {
     std::map<raft::NodeId, std::string> addresses_;
 };
 
+// Serves snapshot fetches from the running stores, found by address, like the HTTP route
+// does between processes. Faults on request: every other call fails, chunks are cut short,
+// or everything fails while `paused`.
+class FakeSnapshotSource final : public SnapshotSource {
+  public:
+    struct Call {
+        std::string address;
+        std::uint64_t after = 0;
+        std::uint64_t upto = 0;
+    };
+    void attach(const std::string& address, ReplicatedEventStore* store);
+    void detach(const std::string& address);
+    FetchResult fetch(const std::string& address, std::uint64_t after_position,
+                      std::uint64_t upto_position, std::size_t max_bytes) override;
+
+    void fail_every_other_call(bool on) { fail_every_other_ = on; }
+    void limit_records_per_call(std::size_t records) { max_records_ = records; }
+    void pause(bool paused) { paused_ = paused; }
+    // Pauses by itself once `successes` calls have succeeded (0: never).
+    void pause_after(std::size_t successes) { pause_after_ = successes; }
+    std::vector<Call> calls() const;
+    std::size_t successful_calls() const;
+
+  private:
+    mutable std::mutex mutex_;
+    std::map<std::string, ReplicatedEventStore*> stores_;
+    std::vector<Call> calls_;
+    std::size_t successes_ = 0;
+    std::atomic<bool> fail_every_other_{false};
+    std::atomic<std::size_t> max_records_{0};  // 0: no limit
+    std::atomic<bool> paused_{false};
+    std::atomic<std::size_t> pause_after_{0};
+};
+
 struct ClusterNode {
     raft::NodeId id = 0;
     std::string address;
@@ -61,7 +96,11 @@ struct ClusterNode {
 
 class ReplicatedCluster {
   public:
-    explicit ReplicatedCluster(std::size_t voters, std::uint32_t tick_ms = 20);
+    // log_retain_entries: what every node keeps of its log (small: followers and learners
+    // behind it need a snapshot); snapshot_chunk_bytes: per fetch.
+    explicit ReplicatedCluster(std::size_t voters, std::uint32_t tick_ms = 20,
+                               std::uint64_t log_retain_entries = 50000,
+                               std::size_t snapshot_chunk_bytes = 1 << 20);
     ~ReplicatedCluster();
 
     // (Re)starts a node (same directory if it ran before). join: start with no membership.
@@ -75,6 +114,7 @@ class ReplicatedCluster {
     }
     std::string address(raft::NodeId id) const { return "127.0.0.1:" + std::to_string(2112 + id); }
     FakeNetwork& network() { return network_; }
+    FakeSnapshotSource& snapshot_source() { return snapshot_source_; }
     FakeSender& sender(raft::NodeId id) { return *nodes_.at(id).sender; }
     std::vector<raft::NodeId> running_ids() const;
 
@@ -88,7 +128,10 @@ class ReplicatedCluster {
   private:
     std::size_t voters_;
     std::uint32_t tick_ms_;
+    std::uint64_t log_retain_entries_;
+    std::size_t snapshot_chunk_bytes_;
     FakeNetwork network_;
+    FakeSnapshotSource snapshot_source_;
     std::map<raft::NodeId, ClusterNode> nodes_;
 };
 
