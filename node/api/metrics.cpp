@@ -26,9 +26,19 @@ void append_counter(const char* name, const char* help, const char* type, std::u
 }
 
 // The store keeps power-of-two buckets (non-cumulative); Prometheus wants cumulative
-// `le` buckets, and a fixed set of them so every scrape has the same series.
-void render_store_histogram(const storage::Histogram& histogram, const char* name, const char* help,
-                            std::string& out) {
+// `le` buckets, and a fixed set of them (first..last) so every scrape has the same series.
+// `unit` scales bucket bounds and the sum (1e-6: microseconds shown as seconds); 0 shows
+// them as exact integers (counts).
+void render_power_of_two_histogram(const storage::Histogram& histogram, const char* name,
+                                   const char* help, std::size_t first, std::size_t last,
+                                   double unit, std::string& out) {
+    const auto append_value = [&out, unit](std::uint64_t value) {
+        if (unit == 0) {
+            out.append(std::to_string(value));
+        } else {
+            append_number(static_cast<double>(value) * unit, out);
+        }
+    };
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
     out.append("# TYPE ").append(name).append(" histogram\n");
     std::uint64_t cumulative = 0;
@@ -36,18 +46,35 @@ void render_store_histogram(const storage::Histogram& histogram, const char* nam
     for (std::size_t i = 0; i < storage::Histogram::kBuckets; ++i) {
         total += histogram.buckets[i];
     }
-    for (std::size_t i = 0; i < kBatchBucketsShown; ++i) {
+    for (std::size_t i = 0; i <= last; ++i) {
         cumulative += histogram.buckets[i];
+        if (i < first) {
+            continue;
+        }
         out.append(name).append("_bucket{le=\"");
-        out.append(std::to_string(storage::Histogram::upper_bound(i)));
+        append_value(storage::Histogram::upper_bound(i));
         out.append("\"} ").append(std::to_string(cumulative)).append("\n");
     }
     out.append(name).append("_bucket{le=\"+Inf\"} ").append(std::to_string(total)).append("\n");
-    out.append(name).append("_sum ").append(std::to_string(histogram.sum)).append("\n");
+    out.append(name).append("_sum ");
+    append_value(histogram.sum);
+    out.append("\n");
     out.append(name).append("_count ").append(std::to_string(total)).append("\n");
 }
 
+void render_store_histogram(const storage::Histogram& histogram, const char* name, const char* help,
+                            std::string& out) {
+    render_power_of_two_histogram(histogram, name, help, 0, kBatchBucketsShown - 1, 0, out);
+}
+
 }  // namespace
+
+void render_microseconds_histogram(const storage::Histogram& histogram, const char* name,
+                                   const char* help, std::string& out) {
+    constexpr std::size_t kFirstShown = 4;  // 16 us: finer buckets add series, not insight
+    constexpr std::size_t kLastShown = 23;  // 2^23 us, about 8.4 s
+    render_power_of_two_histogram(histogram, name, help, kFirstShown, kLastShown, 1e-6, out);
+}
 
 template <std::size_t N>
 void BucketHistogram<N>::render(const char* name, const char* help, std::string& out) const {

@@ -10,7 +10,8 @@
 
 namespace annal::storage {
 struct StoreStats;
-}
+struct Histogram;
+}  // namespace annal::storage
 
 namespace annal::api {
 
@@ -71,5 +72,10 @@ class Metrics {
     std::atomic<std::uint64_t> tls_handshake_failures_{0};
     BucketHistogram<14> append_latency_;
 };
+
+// A store-side histogram of microseconds (power-of-two buckets) as a Prometheus histogram
+// in seconds, with the buckets from 16 us to about 8 s.
+void render_microseconds_histogram(const storage::Histogram& histogram, const char* name,
+                                   const char* help, std::string& out);
 
 }  // namespace annal::api

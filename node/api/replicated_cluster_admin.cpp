@@ -1,5 +1,6 @@
 #include "api/replicated_cluster_admin.hpp"
 
+#include "api/metrics.hpp"
 #include "replication/replicated_event_store.hpp"
 #include "transport/peer_transport.hpp"
 #include "transport/transport_metrics.hpp"
@@ -92,8 +93,29 @@ std::string ReplicatedClusterAdmin::log_digest(std::uint64_t upto) const {
 }
 
 std::string ReplicatedClusterAdmin::extra_metrics() const {
-    return transport_ == nullptr ? std::string()
-                                 : transport::render_transport_metrics(transport_->stats());
+    std::string text = transport_ == nullptr
+                           ? std::string()
+                           : transport::render_transport_metrics(transport_->stats());
+    const replication::LoopTimingStats timings = store_.loop_timings();
+    render_microseconds_histogram(
+        timings.input_wait_us, "annal_raft_input_wait_seconds",
+        "From the first queued input (append, peer message, read, admin) to the replication "
+        "cycle that takes it.",
+        text);
+    render_microseconds_histogram(
+        timings.ack_wait_us, "annal_raft_ack_wait_seconds",
+        "Leader: time its next cycle was held for the quorum's acknowledgements.", text);
+    render_microseconds_histogram(timings.persist_us, "annal_raft_persist_seconds",
+                                  "One replication transaction: new log entries, the apply of "
+                                  "committed ones, and the fsync.",
+                                  text);
+    render_microseconds_histogram(timings.propose_to_commit_us,
+                                  "annal_raft_propose_to_commit_seconds",
+                                  "Leader: from an append queued to its commit learned.", text);
+    render_microseconds_histogram(
+        timings.commit_to_reply_us, "annal_raft_commit_to_reply_seconds",
+        "Leader: from an append's commit learned to its completion (after the apply).", text);
+    return text;
 }
 
 }  // namespace annal::api

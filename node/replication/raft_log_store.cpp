@@ -558,7 +558,8 @@ bool RaftLogStore::load_groups(std::string& error) {
 }
 
 PersistResult RaftLogStore::run_write(std::uint64_t estimated_bytes,
-                                      const std::function<PersistResult(WriteContext&)>& mutate) {
+                                      const std::function<PersistResult(WriteContext&)>& mutate,
+                                      const std::function<void()>& before_commit) {
     std::lock_guard writer(write_mutex_);
     storage::LmdbEnvironment& env = *environment_;
     std::string error;
@@ -580,6 +581,9 @@ PersistResult RaftLogStore::run_write(std::uint64_t estimated_bytes,
         PersistResult result = mutate(ctx);
         int rc = 0;
         if (result.ok()) {
+            if (before_commit) {
+                before_commit();
+            }
             rc = txn.commit();
         }
         if (!result.ok() || rc != 0) {
@@ -665,7 +669,8 @@ PersistResult RaftLogStore::persist(std::span<const GroupReady> batch) {
 }
 
 PersistResult RaftLogStore::persist(std::span<const GroupReady> batch,
-                                    const std::function<int(MDB_txn*)>& also_write) {
+                                    const std::function<int(MDB_txn*)>& also_write,
+                                    const std::function<void()>& before_commit) {
     std::uint64_t estimate = 0;
     for (const GroupReady& item : batch) {
         if (item.ready == nullptr) {
@@ -673,27 +678,30 @@ PersistResult RaftLogStore::persist(std::span<const GroupReady> batch,
         }
         estimate += estimate_bytes(*item.ready);
     }
-    return run_write(estimate, [&](WriteContext& ctx) -> PersistResult {
-        for (const GroupReady& item : batch) {
-            if (auto r = apply_ready(ctx, item.group, *item.ready); !r.ok()) {
-                return r;
+    return run_write(
+        estimate,
+        [&](WriteContext& ctx) -> PersistResult {
+            for (const GroupReady& item : batch) {
+                if (auto r = apply_ready(ctx, item.group, *item.ready); !r.ok()) {
+                    return r;
+                }
             }
-        }
-        if (also_write) {
-            if (const int rc = also_write(ctx.txn()); rc != 0) {
-                return lmdb_failure(rc, "writing the applied entries");
+            if (also_write) {
+                if (const int rc = also_write(ctx.txn()); rc != 0) {
+                    return lmdb_failure(rc, "writing the applied entries");
+                }
             }
-        }
-        // Compacted entries are deleted a step at a time, riding on commits that happen
-        // anyway, so compaction costs no fsync of its own.
-        std::size_t budget = ctx.options().compaction_step_entries;
-        for (auto& [group, st] : ctx.staged()) {
-            if (auto r = collect_step(ctx, group, st, budget); !r.ok()) {
-                return r;
+            // Compacted entries are deleted a step at a time, riding on commits that happen
+            // anyway, so compaction costs no fsync of its own.
+            std::size_t budget = ctx.options().compaction_step_entries;
+            for (auto& [group, st] : ctx.staged()) {
+                if (auto r = collect_step(ctx, group, st, budget); !r.ok()) {
+                    return r;
+                }
             }
-        }
-        return {};
-    });
+            return {};
+        },
+        before_commit);
 }
 
 PersistResult RaftLogStore::create_snapshot(raft::GroupId group, raft::Index index,

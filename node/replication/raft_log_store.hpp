@@ -123,8 +123,12 @@ class RaftLogStore {
     // As above, and runs `also_write` in the same transaction after the Readys (before the
     // commit). A non-zero return (an LMDB code) aborts everything; MDB_MAP_FULL grows the
     // map and runs the whole transaction again, so `also_write` must be repeatable.
+    // `before_commit`, if set, runs after everything is written and just before the commit
+    // (again if the transaction is retried): for work that may rely on the writes being
+    // computed but not on their being durable.
     PersistResult persist(std::span<const GroupReady> batch,
-                          const std::function<int(MDB_txn*)>& also_write);
+                          const std::function<int(MDB_txn*)>& also_write,
+                          const std::function<void()>& before_commit = {});
 
     // Records an application snapshot of the group's state up to `index` (between the log
     // base and last_index(), not older than the current snapshot). Does not drop entries.
@@ -153,7 +157,8 @@ class RaftLogStore {
     // Runs `mutate` in one write transaction and commits it; on success installs the
     // group states it staged. Retries once the map has grown after MDB_MAP_FULL.
     PersistResult run_write(std::uint64_t estimated_bytes,
-                            const std::function<PersistResult(WriteContext&)>& mutate);
+                            const std::function<PersistResult(WriteContext&)>& mutate,
+                            const std::function<void()>& before_commit = {});
 
     LogStoreOptions options_;
     std::unique_ptr<storage::LmdbEnvironment> owned_environment_;  // open() only

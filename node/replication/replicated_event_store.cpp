@@ -16,6 +16,7 @@
 
 #include "raft/core.hpp"
 #include "replication/command_codec.hpp"
+#include "replication/loop_timings.hpp"
 #include "replication/pending_proposals.hpp"
 #include "replication/raft_log_store.hpp"
 #include "replication/replica_records.hpp"
@@ -86,6 +87,11 @@ void call_safely(Callback& callback, Result result) noexcept {
     }
 }
 
+std::uint64_t microseconds(Clock::duration elapsed) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    return us > 0 ? static_cast<std::uint64_t>(us) : 0;
+}
+
 void put_field(std::string& out, std::string_view text) {
     storage::put_u32_be(out, static_cast<std::uint32_t>(text.size()));
     out.append(text);
@@ -142,6 +148,13 @@ class ReplicatedEventStore::Impl {
         std::vector<Barrier> barriers;
         std::vector<AdminRequest> admin;
         std::vector<raft::NodeId> unreachable;
+        Clock::time_point first_arrival;  // of whatever is queued (valid when not empty)
+        // Before queuing anything: the input wait is measured from the first arrival.
+        void note_arrival() {
+            if (empty()) {
+                first_arrival = Clock::now();
+            }
+        }
         bool empty() const {
             return appends.empty() && messages.empty() && barriers.empty() && admin.empty() &&
                    unreachable.empty();
@@ -168,6 +181,10 @@ class ReplicatedEventStore::Impl {
     int apply_committed(MDB_txn* txn, const std::vector<raft::Entry>& entries,
                         std::optional<storage::BatchWriter>& writer, std::vector<Applied>& applied,
                         std::map<raft::NodeId, std::string>& addresses);
+    // Before the apply transaction commits: answers the appends it applied (see there).
+    void answer_applied_appends(const std::vector<Applied>& applied);
+    void answer_append(PendingProposal& proposal, const Applied& item);
+    // After it commits: admin changes, and proposals whose entries another leader replaced.
     void complete_applied(const std::vector<Applied>& applied);
     void on_lost_leadership();
     // Completes proposals whose entries did not (or may not) commit under this leader.
@@ -200,6 +217,7 @@ class ReplicatedEventStore::Impl {
         records_served_.fetch_add(records, std::memory_order_relaxed);
     }
     storage::SnapshotTransferStats snapshot_stats() const;
+    LoopTimingStats loop_timings() const { return timings_.snapshot(); }
 
   private:
     AppendResult not_leader_result() const;
@@ -247,6 +265,8 @@ class ReplicatedEventStore::Impl {
     // Loop thread only: how long the last durable commit took; bounds the wait for acks.
     Clock::duration last_commit_duration_{};
     Clock::time_point last_commit_end_{};
+    Clock::time_point ready_taken_{};  // when the current Ready was taken (commit learned)
+    LoopTimings timings_;
 
     // Snapshots, loop thread only: the install under way in this Ready; whether a snapshot
     // was stepped in this cycle; since when this replica waits for which snapshot.
@@ -397,6 +417,7 @@ void ReplicatedEventStore::Impl::append(storage::AppendRequest request, AppendCa
     {
         std::lock_guard lock(input_mutex_);
         if (!stopping_) {
+            inputs_.note_arrival();
             inputs_.appends.push_back({std::move(request), std::move(done), Clock::now()});
             tables_->add_queued(1);
             input_ready_.notify_one();
@@ -414,6 +435,7 @@ void ReplicatedEventStore::Impl::receive(std::vector<raft::Message> messages) {
     if (stopping_) {
         return;
     }
+    inputs_.note_arrival();
     if (inputs_.messages.empty()) {
         inputs_.messages = std::move(messages);
     } else {
@@ -425,6 +447,7 @@ void ReplicatedEventStore::Impl::receive(std::vector<raft::Message> messages) {
 
 void ReplicatedEventStore::Impl::report_unreachable(raft::NodeId peer) {
     std::lock_guard lock(input_mutex_);
+    inputs_.note_arrival();
     inputs_.unreachable.push_back(peer);
     input_ready_.notify_one();
 }
@@ -433,6 +456,7 @@ void ReplicatedEventStore::Impl::read_barrier(storage::ReadBarrierCallback done)
     {
         std::lock_guard lock(input_mutex_);
         if (!stopping_) {
+            inputs_.note_arrival();
             inputs_.barriers.push_back(
                 {std::move(done), Clock::now() + options_.read_barrier_timeout});
             input_ready_.notify_one();
@@ -449,6 +473,7 @@ void ReplicatedEventStore::Impl::admin(AdminKind kind, raft::NodeId id, std::str
     {
         std::lock_guard lock(input_mutex_);
         if (!stopping_) {
+            inputs_.note_arrival();
             inputs_.admin.push_back({kind, id, std::move(address), std::move(done)});
             input_ready_.notify_one();
             return;
@@ -483,6 +508,9 @@ void ReplicatedEventStore::Impl::run() noexcept {
         tables_->add_queued(-static_cast<std::int64_t>(in.appends.size()));
         try {
             const Clock::time_point now = Clock::now();
+            if (!in.empty()) {
+                timings_.input_wait_us.record(microseconds(now - in.first_arrival));
+            }
             if (now >= next_tick) {
                 // A loop that fell far behind (a long commit) does not replay every tick:
                 // a burst of ticks would only start needless elections.
@@ -576,7 +604,9 @@ void ReplicatedEventStore::Impl::wait_for_quorum_acks(std::unique_lock<std::mute
     constexpr auto kMaxAckWait = std::chrono::milliseconds(5);
     const Clock::duration budget = std::min<Clock::duration>(last_commit_duration_, kMaxAckWait);
     const Clock::time_point deadline = std::min(next_tick, last_commit_end_ + budget);
+    const Clock::time_point started = Clock::now();
     input_ready_.wait_until(lock, deadline, enough_acks);
+    timings_.ack_wait_us.record(microseconds(Clock::now() - started));
 }
 
 void ReplicatedEventStore::Impl::cycle(Inputs& in) {
@@ -850,6 +880,7 @@ void ReplicatedEventStore::Impl::handle_admin(AdminRequest& request) {
 
 bool ReplicatedEventStore::Impl::handle_ready() {
     raft::Ready ready = core_->ready();
+    ready_taken_ = Clock::now();
     if (ready.snapshot && !prepare_snapshot_install(*ready.snapshot)) {
         return false;
     }
@@ -861,11 +892,13 @@ bool ReplicatedEventStore::Impl::handle_ready() {
     if (ready.must_persist() || !ready.committed_entries.empty()) {
         const Clock::time_point started = Clock::now();
         const GroupReady group_ready{kGroup, &ready};
-        const PersistResult result =
-            log_->persist(std::span<const GroupReady>(&group_ready, 1), [&](MDB_txn* txn) {
+        const PersistResult result = log_->persist(
+            std::span<const GroupReady>(&group_ready, 1),
+            [&](MDB_txn* txn) {
                 return apply_committed(txn, ready.committed_entries, writer, applied,
                                        new_addresses);
-            });
+            },
+            [&] { answer_applied_appends(applied); });
         if (!result.ok()) {
             std::fprintf(stderr, "annal: node %llu cannot persist the Raft log: %s; stopping\n",
                          static_cast<unsigned long long>(options_.self), result.message.c_str());
@@ -877,6 +910,7 @@ bool ReplicatedEventStore::Impl::handle_ready() {
         }
         last_commit_end_ = Clock::now();
         last_commit_duration_ = last_commit_end_ - started;
+        timings_.persist_us.record(microseconds(last_commit_duration_));
         if (install_) {
             // Counted before the new head is published (record_commit), so whoever sees the
             // installed events also sees the install counted.
@@ -991,24 +1025,54 @@ int ReplicatedEventStore::Impl::apply_committed(MDB_txn* txn,
     return write_applied_index(txn, databases.meta, entries.back().index);
 }
 
+// An append is answered once its entry is applied in the open transaction, before that
+// transaction's fsync: the entry is already durable on a quorum (a leader counts itself
+// towards a commit only for entries it has made durable), and applying it is deterministic,
+// so the answer cannot change: after a crash the log is applied again to the same result.
+// Waiting for the apply's own fsync would add a whole commit to every append's latency and
+// protect nothing promised to the client. Reads stay linearizable: a read barrier waits for
+// applied_, which moves only once the transaction has committed, so a client that reads
+// after its answer sees its write.
+void ReplicatedEventStore::Impl::answer_applied_appends(const std::vector<Applied>& applied) {
+    for (const Applied& item : applied) {
+        if (!item.result) {
+            continue;  // not an Append command
+        }
+        auto proposal = proposals_.take(item.index);
+        if (!proposal) {
+            continue;
+        }
+        if (!proposal->append_done) {
+            proposals_.add(item.index, std::move(*proposal));  // completed after the commit
+            continue;
+        }
+        answer_append(*proposal, item);
+    }
+}
+
+void ReplicatedEventStore::Impl::answer_append(PendingProposal& proposal, const Applied& item) {
+    if (proposal.term == item.term && item.result) {
+        timings_.propose_to_commit_us.record(microseconds(ready_taken_ - proposal.enqueued));
+        timings_.commit_to_reply_us.record(microseconds(Clock::now() - ready_taken_));
+        complete_append(proposal, *item.result);
+        return;
+    }
+    AppendResult lost;
+    lost.status = AppendStatus::NotCommitted;
+    lost.message = kLeadershipChanged;
+    complete_append(proposal, std::move(lost));
+}
+
 void ReplicatedEventStore::Impl::complete_applied(const std::vector<Applied>& applied) {
     for (const Applied& item : applied) {
         auto proposal = proposals_.take(item.index);
         if (!proposal) {
             continue;
         }
-        const bool ours = proposal->term == item.term;
         if (proposal->append_done) {
-            if (ours && item.result) {
-                complete_append(*proposal, *item.result);
-            } else {
-                AppendResult lost;
-                lost.status = AppendStatus::NotCommitted;
-                lost.message = kLeadershipChanged;
-                complete_append(*proposal, std::move(lost));
-            }
+            answer_append(*proposal, item);
         } else if (proposal->change_done) {
-            proposal->change_done(ours);
+            proposal->change_done(proposal->term == item.term);
         }
     }
     if (applied.empty()) {
@@ -1693,6 +1757,10 @@ storage::RawRecords ReplicatedEventStore::read_raw_records(std::uint64_t after, 
 
 storage::SnapshotTransferStats ReplicatedEventStore::snapshot_transfer_stats() const {
     return impl_->snapshot_stats();
+}
+
+LoopTimingStats ReplicatedEventStore::loop_timings() const {
+    return impl_->loop_timings();
 }
 
 }  // namespace annal::replication

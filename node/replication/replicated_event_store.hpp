@@ -28,6 +28,7 @@
 #include "raft/message.hpp"
 #include "raft/types.hpp"
 #include "replication/cluster_view.hpp"
+#include "replication/loop_timings.hpp"
 #include "replication/peer_sender.hpp"
 #include "replication/snapshot_source.hpp"
 #include "storage/event_store.hpp"
@@ -102,6 +103,8 @@ class ReplicatedEventStore final : public storage::EventStore {
     storage::RawRecords read_raw_records(std::uint64_t after, std::uint64_t upto,
                                          std::size_t max_bytes) const override;
     storage::SnapshotTransferStats snapshot_transfer_stats() const override;
+    // Where appends spend their time in the replication loop (loop_timings.hpp).
+    LoopTimingStats loop_timings() const;
     // Stops the loop: queued and pending requests complete ShuttingDown. Idempotent.
     void close() override;
 

@@ -51,6 +51,31 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
+PHASES = ("input_wait", "persist", "ack_wait", "propose_to_commit", "commit_to_reply")
+
+
+def phase_sums(node):
+    """(sum seconds, count) of each replication-loop timing histogram in node's /metrics."""
+    sums = {}
+    for line in node.metrics().splitlines():
+        for phase in PHASES:
+            prefix = "annal_raft_%s_seconds_" % phase
+            if line.startswith(prefix + "sum ") or line.startswith(prefix + "count "):
+                kind, value = line[len(prefix):].split()
+                sums[(phase, kind)] = float(value)
+    return sums
+
+
+def phase_means(before, after):
+    """Mean milliseconds per phase between two phase_sums() snapshots."""
+    means = {}
+    for phase in PHASES:
+        count = after.get((phase, "count"), 0) - before.get((phase, "count"), 0)
+        total = after.get((phase, "sum"), 0) - before.get((phase, "sum"), 0)
+        means[phase] = total / count * 1000 if count > 0 else None
+    return means
+
+
 def run_bench(annal, port, duration, clients, batch=1, event_size=None):
     command = [annal, "--server", "http://127.0.0.1:%d" % port, "--json", "bench",
                "--clients", str(clients), "--duration", str(duration), "--batch", str(batch)]
@@ -70,14 +95,28 @@ WORKLOADS = (("64 clients x 1 event", 1, 256),
              ("64 clients x 10 events of 256 B", 10, 256))
 
 
-def measure(annal, cluster, port, duration, label, round_number):
+def measure(annal, cluster, port, duration, label, round_number, clustered):
     rows = []
     for name, batch, size in WORKLOADS:
-        pids = [n.process.pid for n in cluster.nodes.values() if n.running]
+        nodes = [n for n in cluster.nodes.values() if n.running]
+        pids = [n.process.pid for n in nodes]
         cpu_before = [cpu_seconds(pid) for pid in pids]
+        phases_before = [phase_sums(n) for n in nodes] if clustered else []
         load_before = loadavg()
         report = run_bench(annal, port, duration, 64, batch, size)
         cpu = sum(cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before))
+        phases = {}
+        if clustered:
+            # The leader's phases, and the followers' mean persist (their whole ack path).
+            follower_persist = []
+            for node, before in zip(nodes, phases_before):
+                means = phase_means(before, phase_sums(node))
+                if node.port == port:
+                    phases = means
+                elif means["persist"] is not None:
+                    follower_persist.append(means["persist"])
+            if follower_persist:
+                phases["follower_persist"] = statistics.mean(follower_persist)
         row = {"round": round_number, "cluster": label, "workload": name,
                "events_per_s": report["events_per_s"],
                "p50_ms": report["latency_ms"]["p50"],
@@ -87,7 +126,8 @@ def measure(annal, cluster, port, duration, label, round_number):
                "errors_by_status": report.get("errors_by_status", {}),
                "seconds": report["seconds"],
                "node_cpu_s": cpu, "load": "%s -> %s" % (load_before, loadavg()),
-               "command": report["command"], "first_error": report.get("first_error", "")}
+               "command": report["command"], "first_error": report.get("first_error", ""),
+               "phases": phases}
         log("round %d, %s, %s: %.0f events/s, p50 %.1f ms, p99 %.1f ms, errors %d, "
             "node CPU %.1f s" % (round_number, label, name, row["events_per_s"], row["p50_ms"],
                                  row["p99_ms"], row["errors"], cpu))
@@ -110,7 +150,7 @@ def throughput(annal, size, duration, extra_args, round_number):
         cluster.wait_converged()
         port = cluster.node(leader).port
     try:
-        return measure(annal, cluster, port, duration, label_of(size), round_number)
+        return measure(annal, cluster, port, duration, label_of(size), round_number, size > 0)
     finally:
         cluster.shutdown()
 
@@ -212,6 +252,27 @@ def main():
         out.append("| %d | %s | %s | %.0f | %.1f | %.1f | %.1f | %d | %.1f | %s |" % (
             row["round"], row["cluster"], row["workload"], row["events_per_s"], row["p50_ms"],
             row["p90_ms"], row["p99_ms"], row["errors"], row["node_cpu_s"], row["load"]))
+
+    out.append("")
+    out.append("Where an append's time went on the leader (means in ms from its /metrics, "
+               "see docs/API.md): input wait, persist (one transaction with fsync), ack wait, "
+               "then per append propose -> commit and commit -> reply; and the followers' "
+               "persist:")
+    out.append("")
+    out.append("| round | cluster | workload | input wait | persist | ack wait | "
+               "propose -> commit | commit -> reply | follower persist |")
+    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|")
+
+    def ms(value):
+        return "-" if value is None else "%.2f" % value
+    for row in sorted(rows, key=lambda r: (r["round"], order[r["cluster"]])):
+        phases = row["phases"]
+        if phases:
+            out.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                row["round"], row["cluster"], row["workload"], ms(phases.get("input_wait")),
+                ms(phases.get("persist")), ms(phases.get("ack_wait")),
+                ms(phases.get("propose_to_commit")), ms(phases.get("commit_to_reply")),
+                ms(phases.get("follower_persist"))))
 
     medians = {}
     if args.repeat > 1:

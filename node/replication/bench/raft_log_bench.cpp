@@ -1,16 +1,22 @@
 // annal_raft_log_bench: what durable Raft state costs on LMDB, and the two candidate
 // designs for issue 4 (is the Raft log the event log, or is it copied into the event
 // store on apply?). A command that reports numbers, not a test. Usage:
-//   annal_raft_log_bench [--dir D] [--seconds S] [--repeat N] [--event-bytes B]
+//   annal_raft_log_bench [--dir D] [--seconds S] [--repeat N] [--event-bytes B] [--replicas R]
 // Every case runs single-threaded, one batch at a time, with fsync on, in a fresh
 // directory under D (default: the system temp dir), for S seconds (default 2), N times
 // (default 3, interleaved with the other cases); the median run is reported.
 // "physical" bytes are the process's block-device writes from /proc/self/io (write_bytes),
 // i.e. what LMDB actually wrote, page overhead and both meta pages included.
+// --replicas R (default 1) adds the "raft log persist" and "append-only file" cases with R
+// replicas persisting at the same time, each in its own directory and thread: what one
+// replica's commit costs when R replicas of a local cluster share this machine's disk (their
+// events/s and us/batch are per replica).
+#include <fcntl.h>
 #include <lmdb.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -21,6 +27,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "raft/types.hpp"
@@ -42,6 +49,7 @@ struct Options {
     double seconds = 2.0;
     std::size_t event_bytes = 256;
     int repeat = 3;
+    int replicas = 1;
 };
 
 std::uint64_t physical_write_bytes() {
@@ -101,7 +109,8 @@ Result run_for(double seconds, std::size_t batch, std::uint64_t fsyncs_per_batch
 class Workspace {
   public:
     Workspace(const std::filesystem::path& root, const std::string& name)
-        : path_(root / ("annal-raft-log-bench-" + name + "-" + std::to_string(::getpid()))) {
+        : path_(root / ("annal-raft-log-bench-" + name + "-" + std::to_string(::getpid()) + "-" +
+                        std::to_string(next_id_.fetch_add(1)))) {
         std::filesystem::remove_all(path_);
     }
     ~Workspace() {
@@ -113,6 +122,7 @@ class Workspace {
     std::string str() const { return path_.string(); }
 
   private:
+    static inline std::atomic<std::uint64_t> next_id_{0};  // replicas run at once
     std::filesystem::path path_;
 };
 
@@ -183,6 +193,106 @@ Result bench_log_store(const Options& o, std::size_t batch) {
         return store->stats().bytes_written - before;
     });
     return r;
+}
+
+// The alternative to an LMDB log for the Raft entries: an append-only file, ONE
+// fdatasync per batch (an LMDB commit flushes twice: data pages, then the meta page). The
+// file is extended with zeros 16 MiB at a time, as a segmented write-ahead log would
+// preallocate, so most flushes carry no size change. Records: length, CRC-less header
+// stand-in (8 bytes), command bytes -- the cost floor of a WAL, not a finished one.
+Result bench_wal_file(const Options& o, std::size_t batch) {
+    Workspace ws(o.directory, "wal");
+    std::filesystem::create_directories(ws.str());
+    const std::string path = ws.str() + "/log";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        std::fprintf(stderr, "cannot open %s\n", path.c_str());
+        std::exit(1);
+    }
+    constexpr std::uint64_t kChunk = 16ull << 20;
+    const std::string zeros(1 << 20, '\0');
+    std::uint64_t allocated = 0;
+    std::uint64_t offset = 0;
+    const std::string data(o.event_bytes, 'e');
+    std::string buffer;
+    const auto write_all = [fd](const char* bytes, std::size_t size, std::uint64_t at) {
+        while (size > 0) {
+            const ssize_t n = ::pwrite(fd, bytes, size, static_cast<off_t>(at));
+            if (n <= 0) {
+                std::fprintf(stderr, "wal write failed\n");
+                std::exit(1);
+            }
+            bytes += n;
+            size -= static_cast<std::size_t>(n);
+            at += static_cast<std::uint64_t>(n);
+        }
+    };
+    const Result r = run_for(o.seconds, batch, 1, [&](std::uint64_t first) {
+        buffer.clear();
+        for (std::size_t i = 0; i < batch; ++i) {
+            const std::string command = encode_command(first + i, data);
+            storage::put_u32_be(buffer, static_cast<std::uint32_t>(command.size()));
+            storage::put_u64_be(buffer, first + i);
+            buffer += command;
+        }
+        while (offset + buffer.size() > allocated) {
+            for (std::uint64_t done = 0; done < kChunk; done += zeros.size()) {
+                write_all(zeros.data(), zeros.size(), allocated + done);
+            }
+            allocated += kChunk;
+        }
+        write_all(buffer.data(), buffer.size(), offset);
+        offset += buffer.size();
+        if (::fdatasync(fd) != 0) {
+            std::fprintf(stderr, "fdatasync failed\n");
+            std::exit(1);
+        }
+        return static_cast<std::uint64_t>(buffer.size());
+    });
+    ::close(fd);
+    return r;
+}
+
+using Case = Result (*)(const Options&, std::size_t);
+
+// `run` on o.replicas threads at once, each in its own directory: what one replica's
+// batch costs when the replicas of a local cluster share this machine's disk. The result
+// is per replica (events and batches averaged over the replicas).
+Result concurrently(const Options& o, std::size_t batch, Case run) {
+    if (o.replicas <= 1) {
+        return run(o, batch);
+    }
+    std::vector<Result> results(static_cast<std::size_t>(o.replicas));
+    std::vector<std::thread> threads;
+    for (Result& result : results) {
+        threads.emplace_back([&o, batch, run, &result] { result = run(o, batch); });
+    }
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    Result total;
+    for (const Result& r : results) {
+        total.events += r.events;
+        total.batches += r.batches;
+        total.fsyncs += r.fsyncs;
+        total.logical_bytes += r.logical_bytes;
+        total.seconds = std::max(total.seconds, r.seconds);
+    }
+    const auto replicas = static_cast<std::uint64_t>(o.replicas);
+    total.events /= replicas;
+    total.batches /= replicas;
+    total.fsyncs /= replicas;
+    total.logical_bytes /= replicas;
+    total.physical_bytes = 0;  // /proc/self/io cannot tell the threads' writes apart
+    return total;
+}
+
+Result bench_log_store_replicas(const Options& o, std::size_t batch) {
+    return concurrently(o, batch, bench_log_store);
+}
+
+Result bench_wal_file_replicas(const Options& o, std::size_t batch) {
+    return concurrently(o, batch, bench_wal_file);
 }
 
 // A raw LMDB environment standing in for "the event store's databases in the Raft log's
@@ -368,6 +478,8 @@ bool parse(int argc, char** argv, Options& o) {
             o.repeat = std::max(1, std::atoi(argv[++i]));
         } else if (arg == "--event-bytes") {
             o.event_bytes = static_cast<std::size_t>(std::atol(argv[++i]));
+        } else if (arg == "--replicas") {
+            o.replicas = std::max(1, std::atoi(argv[++i]));
         } else {
             return false;
         }
@@ -382,19 +494,29 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, options)) {
         std::fprintf(stderr,
                      "usage: annal_raft_log_bench [--dir D] [--seconds S] [--repeat N] "
-                     "[--event-bytes B]\n");
+                     "[--event-bytes B] [--replicas R]\n");
         return 2;
     }
     std::printf(
         "events of %zu bytes, fsync on, %.1f s per run, %d interleaved runs per case, "
         "directory %s\n\n",
         options.event_bytes, options.seconds, options.repeat, options.directory.c_str());
-    using Case = Result (*)(const Options&, std::size_t);
-    const std::vector<std::pair<const char*, Case>> cases{
+    std::vector<std::pair<const char*, Case>> cases{
         {"raft log persist", bench_log_store},
         {"(a) log is the db, indexes in the same txn", bench_log_is_db_same_txn},
         {"(a) log is the db, indexes in a 2nd txn without fsync", bench_log_is_db_second_txn},
-        {"(b) separate log, copied into the event store on apply", bench_copy_on_apply}};
+        {"(b) separate log, copied into the event store on apply", bench_copy_on_apply},
+        {"append-only file, one fdatasync per batch (WAL floor)", bench_wal_file}};
+    static std::string log_replicas_case;
+    static std::string wal_replicas_case;
+    if (options.replicas > 1) {
+        const std::string suffix =
+            ", " + std::to_string(options.replicas) + " replicas at once (per replica)";
+        log_replicas_case = "raft log persist" + suffix;
+        wal_replicas_case = "append-only file" + suffix;
+        cases.push_back({log_replicas_case.c_str(), bench_log_store_replicas});
+        cases.push_back({wal_replicas_case.c_str(), bench_wal_file_replicas});
+    }
     const std::vector<std::size_t> batches{1, 16, 256};
     // Runs alternate between cases so that load from other processes falls on all of them.
     std::map<std::pair<std::size_t, std::size_t>, std::vector<Result>> results;

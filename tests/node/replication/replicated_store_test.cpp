@@ -124,6 +124,52 @@ TEST_CASE("replicated store: a follower redirects appends and serves linearizabl
     CHECK(leader_barrier->status == storage::ReadBarrierResult::Status::Ok);
 }
 
+TEST_CASE("replicated store: an append is answered before its apply commits; reads wait for it") {
+    ReplicatedCluster cluster(3);
+    const raft::NodeId leader = cluster.wait_for_leader();
+    REQUIRE(leader != 0);
+    const raft::NodeId follower = some_follower(cluster, leader);
+    ReplicatedEventStore& store = cluster.store(leader);
+
+    constexpr int kRounds = 20;
+    for (int round = 0; round < kRounds; ++round) {
+        // The answer comes before the transaction that applies the append commits, so the
+        // published head (moved after that commit) is still short of the new events.
+        auto answered =
+            std::make_shared<std::promise<std::pair<storage::AppendResult, std::uint64_t>>>();
+        auto future = answered->get_future();
+        store.append(make_request("early", 2), [answered, &store](storage::AppendResult result) {
+            answered->set_value({std::move(result), store.head_position()});
+        });
+        REQUIRE(future.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+        const auto [result, head_at_answer] = future.get();
+        REQUIRE(result.status == AppendStatus::Ok);
+        CHECK(head_at_answer < result.last_position);
+        // A linearizable read after the answer sees the write, on the leader and elsewhere.
+        for (raft::NodeId reader : {leader, follower}) {
+            const auto barrier = barrier_and_wait(cluster.store(reader));
+            REQUIRE(barrier);
+            REQUIRE(barrier->status == storage::ReadBarrierResult::Status::Ok);
+            CHECK(cluster.store(reader).head_position() >= result.last_position);
+            const auto read =
+                cluster.store(reader).read_stream("early", 0, storage::Direction::Forwards, 100);
+            CHECK(read.events.size() == result.last_position);
+        }
+    }
+
+    // Where the time went: the leader timed each of its appends; followers propose nothing
+    // and never wait for acks, but persist every batch they are sent.
+    const LoopTimingStats on_leader = store.loop_timings();
+    CHECK(on_leader.propose_to_commit_us.count >= kRounds);
+    CHECK(on_leader.commit_to_reply_us.count == on_leader.propose_to_commit_us.count);
+    CHECK(on_leader.persist_us.count > 0);
+    CHECK(on_leader.input_wait_us.count > 0);
+    const LoopTimingStats on_follower = cluster.store(follower).loop_timings();
+    CHECK(on_follower.propose_to_commit_us.count == 0);
+    CHECK(on_follower.ack_wait_us.count == 0);
+    CHECK(on_follower.persist_us.count > 0);
+}
+
 TEST_CASE("replicated store: leader crash and restart keeps every acknowledged event once") {
     ReplicatedCluster cluster(3);
     const raft::NodeId first = cluster.wait_for_leader();
