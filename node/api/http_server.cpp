@@ -36,6 +36,20 @@ namespace {
 // The first bytes of a peer connection (replication/peer_frame.hpp kFrameMagic, big-endian).
 constexpr std::string_view kPeerMagic = "ANPR";
 
+// What a connection's first bytes (all read so far) say it is. Decided as soon as they
+// differ from the peer magic or match all of it; a read error before that closes it.
+enum class Opening : std::uint8_t { Http, Peer, Closed, NeedMore };
+
+Opening classify_opening(std::string_view seen, error_code ec) {
+    if (seen != kPeerMagic.substr(0, seen.size())) {
+        return Opening::Http;
+    }
+    if (seen.size() == kPeerMagic.size()) {
+        return Opening::Peer;
+    }
+    return ec ? Opening::Closed : Opening::NeedMore;
+}
+
 // Reads a connection's first bytes and decides, as soon as they differ from the peer
 // magic (or match all four), whether it is a peer or an HTTP client. A client that sends
 // "GET " slowly is decided on its first byte; a connection that sends nothing is closed
@@ -74,24 +88,21 @@ class ConnectionSniffer : public std::enable_shared_from_this<ConnectionSniffer>
     void on_read(error_code ec, std::size_t count) {
         received_ += count;
         const std::string_view seen(bytes_.data(), received_);
-        if (seen != kPeerMagic.substr(0, received_)) {
-            timer_.cancel();
+        const Opening opening = classify_opening(seen, ec);
+        if (opening == Opening::NeedMore) {
+            read_more();
+            return;
+        }
+        timer_.cancel();
+        if (opening == Opening::Http) {
             start_http_session(core_, std::move(socket_), seen);
-            return;
-        }
-        if (received_ == kPeerMagic.size()) {
-            timer_.cancel();
+        } else if (opening == Opening::Peer) {
             peer_acceptor_(tls::SocketStream(tcp::socket(std::move(socket_))), std::string(seen));
-            return;
-        }
-        if (ec) {
+        } else {
             // EOF, reset, or the idle timeout before the connection said what it is.
-            timer_.cancel();
             error_code ignored;
             socket_.close(ignored);
-            return;
         }
-        read_more();
     }
 
     ServerCore& core_;
@@ -199,22 +210,19 @@ class TlsConnectionStart : public std::enable_shared_from_this<TlsConnectionStar
     void on_read(error_code ec, std::size_t count) {
         received_ += count;
         const std::string_view seen(bytes_.data(), received_);
-        if (seen != kPeerMagic.substr(0, received_)) {
-            timer_.cancel();
+        const Opening opening = classify_opening(seen, ec);
+        if (opening == Opening::NeedMore) {
+            read_more();
+            return;
+        }
+        timer_.cancel();
+        if (opening == Opening::Http) {
             start_http(seen);
-            return;
-        }
-        if (received_ == kPeerMagic.size()) {
-            timer_.cancel();
+        } else if (opening == Opening::Peer) {
             peer_acceptor_(tls::SocketStream(std::move(tls_)), std::string(seen));
-            return;
-        }
-        if (ec) {
-            timer_.cancel();
+        } else {
             close();
-            return;
         }
-        read_more();
     }
 
     void start_http(std::string_view already_read) {
