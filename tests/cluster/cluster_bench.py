@@ -30,6 +30,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import time
@@ -103,8 +104,21 @@ def measure(annal, cluster, port, duration, label, round_number, clustered):
         cpu_before = [cpu_seconds(pid) for pid in pids]
         phases_before = [phase_sums(n) for n in nodes] if clustered else []
         load_before = loadavg()
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         report = run_bench(annal, port, duration, 64, batch, size)
-        cpu = sum(cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before))
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        per_node_cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before)]
+        cpu = sum(per_node_cpu)
+        # CPU microseconds per event: the node the generator talks to, the others (mean),
+        # and the generator itself (the only child process that ends during the run).
+        events = max(1, report.get("events", 0))
+        generator_cpu = (children_after.ru_utime + children_after.ru_stime -
+                         children_before.ru_utime - children_before.ru_stime)
+        others = [c for node, c in zip(nodes, per_node_cpu) if node.port != port]
+        cpu_us = {"leader": sum(c for node, c in zip(nodes, per_node_cpu) if node.port == port)
+                  / events * 1e6,
+                  "follower": statistics.mean(others) / events * 1e6 if others else None,
+                  "generator": generator_cpu / events * 1e6}
         phases = {}
         if clustered:
             # The leader's phases, and the followers' mean persist (their whole ack path).
@@ -125,9 +139,9 @@ def measure(annal, cluster, port, duration, label, round_number, clustered):
                "errors": report["errors"],
                "errors_by_status": report.get("errors_by_status", {}),
                "seconds": report["seconds"],
-               "node_cpu_s": cpu, "load": "%s -> %s" % (load_before, loadavg()),
+               "node_cpu_s": cpu, "nodes": len(nodes), "load": "%s -> %s" % (load_before, loadavg()),
                "command": report["command"], "first_error": report.get("first_error", ""),
-               "phases": phases}
+               "phases": phases, "cpu_us": cpu_us}
         log("round %d, %s, %s: %.0f events/s, p50 %.1f ms, p99 %.1f ms, errors %d, "
             "node CPU %.1f s" % (round_number, label, name, row["events_per_s"], row["p50_ms"],
                                  row["p99_ms"], row["errors"], cpu))
@@ -273,6 +287,21 @@ def main():
                 ms(phases.get("persist")), ms(phases.get("ack_wait")),
                 ms(phases.get("propose_to_commit")), ms(phases.get("commit_to_reply")),
                 ms(phases.get("follower_persist"))))
+
+    out.append("")
+    out.append("CPU time per event (us): the node the generator drives (the leader), each other "
+               "node (mean), the generator, and their sum (on 2 cores, 2e6 / sum bounds the "
+               "events/s):")
+    out.append("")
+    out.append("| round | cluster | workload | leader | each follower | generator | sum |")
+    out.append("|---:|---|---|---:|---:|---:|---:|")
+    for row in sorted(rows, key=lambda r: (r["round"], order[r["cluster"]])):
+        cpu_us = row["cpu_us"]
+        follower = cpu_us["follower"]
+        total = cpu_us["leader"] + (follower or 0.0) * (row["nodes"] - 1) + cpu_us["generator"]
+        out.append("| %d | %s | %s | %.1f | %s | %.1f | %.1f |" % (
+            row["round"], row["cluster"], row["workload"], cpu_us["leader"],
+            "-" if follower is None else "%.1f" % follower, cpu_us["generator"], total))
 
     medians = {}
     if args.repeat > 1:
