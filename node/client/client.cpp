@@ -102,6 +102,40 @@ const char* direction_name(Direction direction) {
     return direction == Direction::Forwards ? "forwards" : "backwards";
 }
 
+// The paging part of a stream or global read: direction, where to start (a backwards read
+// without `from` starts at the end) and the page size.
+std::string paging_query(Direction direction, std::optional<std::uint64_t> from,
+                         std::optional<std::size_t> limit) {
+    std::string query = std::string("direction=") + direction_name(direction);
+    if (from) {
+        query += "&from=" + std::to_string(*from);
+    } else if (direction == Direction::Backwards) {
+        query += "&from=end";
+    }
+    if (limit) {
+        query += "&limit=" + std::to_string(*limit);
+    }
+    return query;
+}
+
+// A page of events: the reply's JSON body (for its other fields) and its events.
+struct EventsReply {
+    json body;
+    std::vector<RecordedEvent> events;
+};
+
+Result<EventsReply> events_reply(Result<HttpResponse> reply) {
+    auto body = json_reply(std::move(reply));
+    if (!body) {
+        return body.error();
+    }
+    auto events = events_from(body.value());
+    if (!events) {
+        return events.error();
+    }
+    return EventsReply{std::move(body).value(), std::move(events).value()};
+}
+
 Result<AppendOutcome> append_outcome(Result<HttpResponse> reply) {
     auto body = json_reply(std::move(reply));
     if (!body) {
@@ -368,52 +402,29 @@ Result<AppendOutcome> Client::append_raw(const std::string& stream, const std::s
 }
 
 Result<StreamPage> Client::read_stream(const ReadStreamRequest& request) {
-    std::string target = "/v1/streams/" + percent_encode(request.stream) +
-                         "?direction=" + direction_name(request.direction);
-    if (request.from) {
-        target += "&from=" + std::to_string(*request.from);
-    } else if (request.direction == Direction::Backwards) {
-        target += "&from=end";
-    }
-    if (request.limit) {
-        target += "&limit=" + std::to_string(*request.limit);
-    }
-    auto body = json_reply(exchange(http::verb::get, target, {}, true));
-    if (!body) {
-        return body.error();
-    }
-    auto events = events_from(body.value());
-    if (!events) {
-        return events.error();
+    const std::string target = "/v1/streams/" + percent_encode(request.stream) + "?" +
+                               paging_query(request.direction, request.from, request.limit);
+    auto reply = events_reply(exchange(http::verb::get, target, {}, true));
+    if (!reply) {
+        return reply.error();
     }
     StreamPage page;
-    page.stream = body.value().value("stream", request.stream);
-    page.events = std::move(events).value();
-    page.next = optional_u64(body.value(), "next");
+    page.stream = reply.value().body.value("stream", request.stream);
+    page.next = optional_u64(reply.value().body, "next");
+    page.events = std::move(reply).value().events;
     return page;
 }
 
 Result<AllPage> Client::read_all(const ReadAllRequest& request) {
-    std::string target = std::string("/v1/all?direction=") + direction_name(request.direction);
-    if (request.from) {
-        target += "&from=" + std::to_string(*request.from);
-    } else if (request.direction == Direction::Backwards) {
-        target += "&from=end";
-    }
-    if (request.limit) {
-        target += "&limit=" + std::to_string(*request.limit);
-    }
-    auto body = json_reply(exchange(http::verb::get, target, {}, true));
-    if (!body) {
-        return body.error();
-    }
-    auto events = events_from(body.value());
-    if (!events) {
-        return events.error();
+    const std::string target =
+        "/v1/all?" + paging_query(request.direction, request.from, request.limit);
+    auto reply = events_reply(exchange(http::verb::get, target, {}, true));
+    if (!reply) {
+        return reply.error();
     }
     AllPage page;
-    page.events = std::move(events).value();
-    page.next = optional_u64(body.value(), "next");
+    page.next = optional_u64(reply.value().body, "next");
+    page.events = std::move(reply).value().events;
     return page;
 }
 
@@ -426,19 +437,16 @@ Result<TimePage> Client::read_time(const ReadTimeRequest& request) {
     if (request.limit) {
         target += "&limit=" + std::to_string(*request.limit);
     }
-    auto body = json_reply(exchange(http::verb::get, target, {}, true));
-    if (!body) {
-        return body.error();
-    }
-    auto events = events_from(body.value());
-    if (!events) {
-        return events.error();
+    auto reply = events_reply(exchange(http::verb::get, target, {}, true));
+    if (!reply) {
+        return reply.error();
     }
     TimePage page;
-    page.events = std::move(events).value();
-    if (const auto it = body.value().find("next"); it != body.value().end() && it->is_string()) {
+    const json& body = reply.value().body;
+    if (const auto it = body.find("next"); it != body.end() && it->is_string()) {
         page.next = it->get<std::string>();
     }
+    page.events = std::move(reply).value().events;
     return page;
 }
 
