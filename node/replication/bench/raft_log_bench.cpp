@@ -7,10 +7,11 @@
 // (default 3, interleaved with the other cases); the median run is reported.
 // "physical" bytes are the process's block-device writes from /proc/self/io (write_bytes),
 // i.e. what LMDB actually wrote, page overhead and both meta pages included.
-// --replicas R (default 1) adds the "raft log persist" and "append-only file" cases with R
-// replicas persisting at the same time, each in its own directory and thread: what one
-// replica's commit costs when R replicas of a local cluster share this machine's disk (their
-// events/s and us/batch are per replica).
+// "raft WAL persist" is RaftWal (raft_wal.hpp), the segmented write-ahead log.
+// --replicas R (default 1) adds the "raft log persist", "append-only file" and "raft WAL
+// persist" cases with R replicas persisting at the same time, each in its own directory and
+// thread: what one replica's commit costs when R replicas of a local cluster share this
+// machine's disk (their events/s and us/batch are per replica).
 #include <fcntl.h>
 #include <lmdb.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "raft/types.hpp"
 #include "replication/log_records.hpp"
 #include "replication/raft_log_store.hpp"
+#include "replication/raft_wal.hpp"
 #include "storage/byte_order.hpp"
 #include "storage/event_id.hpp"
 #include "storage/event_store.hpp"
@@ -253,6 +255,30 @@ Result bench_wal_file(const Options& o, std::size_t batch) {
     return r;
 }
 
+// RaftWal::persist alone: the segmented write-ahead log meant to replace case 1 (one
+// fdatasync per batch; 64 MiB segments preallocated with zeros, so a run that fills a
+// segment pays for creating the next one inside the timed loop, as a node would).
+Result bench_raft_wal(const Options& o, std::size_t batch) {
+    Workspace ws(o.directory, "raft-wal");
+    replication::WalOptions options;
+    options.directory = ws.str();
+    options.durable = true;
+    std::string error;
+    auto wal = replication::RaftWal::open(options, error);
+    if (!wal || wal->create_group(1, raft::Membership{{1}, {}}, error) == nullptr) {
+        std::fprintf(stderr, "cannot open the Raft WAL: %s\n", error.c_str());
+        std::exit(1);
+    }
+    const std::string data(o.event_bytes, 'e');
+    raft::Index next = 1;
+    return run_for(o.seconds, batch, 1, [&](std::uint64_t first) {
+        const auto before = wal->stats().bytes_written;
+        check(wal->persist(1, make_ready(first, batch, data, next)));
+        next += batch;
+        return wal->stats().bytes_written - before;
+    });
+}
+
 using Case = Result (*)(const Options&, std::size_t);
 
 // `run` on o.replicas threads at once, each in its own directory: what one replica's
@@ -293,6 +319,10 @@ Result bench_log_store_replicas(const Options& o, std::size_t batch) {
 
 Result bench_wal_file_replicas(const Options& o, std::size_t batch) {
     return concurrently(o, batch, bench_wal_file);
+}
+
+Result bench_raft_wal_replicas(const Options& o, std::size_t batch) {
+    return concurrently(o, batch, bench_raft_wal);
 }
 
 // A raw LMDB environment standing in for "the event store's databases in the Raft log's
@@ -506,9 +536,11 @@ int main(int argc, char** argv) {
         {"(a) log is the db, indexes in the same txn", bench_log_is_db_same_txn},
         {"(a) log is the db, indexes in a 2nd txn without fsync", bench_log_is_db_second_txn},
         {"(b) separate log, copied into the event store on apply", bench_copy_on_apply},
-        {"append-only file, one fdatasync per batch (WAL floor)", bench_wal_file}};
+        {"append-only file, one fdatasync per batch (WAL floor)", bench_wal_file},
+        {"raft WAL persist", bench_raft_wal}};
     static std::string log_replicas_case;
     static std::string wal_replicas_case;
+    static std::string raft_wal_replicas_case;
     if (options.replicas > 1) {
         const std::string suffix =
             ", " + std::to_string(options.replicas) + " replicas at once (per replica)";
@@ -516,6 +548,8 @@ int main(int argc, char** argv) {
         wal_replicas_case = "append-only file" + suffix;
         cases.push_back({log_replicas_case.c_str(), bench_log_store_replicas});
         cases.push_back({wal_replicas_case.c_str(), bench_wal_file_replicas});
+        raft_wal_replicas_case = "raft WAL persist" + suffix;
+        cases.push_back({raft_wal_replicas_case.c_str(), bench_raft_wal_replicas});
     }
     const std::vector<std::size_t> batches{1, 16, 256};
     // Runs alternate between cases so that load from other processes falls on all of them.

@@ -15,26 +15,11 @@ namespace annal::replication {
 namespace {
 
 using test::entry;
+using test::kThree;
+using test::make_entries;
 using test::open_log;
+using test::ready_with;
 using test::TempDir;
-
-const raft::Membership kThree{{1, 2, 3}, {}};
-
-raft::Ready ready_with(std::vector<raft::Entry> entries,
-                       std::optional<raft::HardState> hard_state = std::nullopt) {
-    raft::Ready ready;
-    ready.entries = std::move(entries);
-    ready.hard_state = hard_state;
-    return ready;
-}
-
-std::vector<raft::Entry> make_entries(raft::Index from, raft::Index to, raft::Term term) {
-    std::vector<raft::Entry> out;
-    for (raft::Index i = from; i <= to; ++i) {
-        out.push_back(entry(i, term));
-    }
-    return out;
-}
 
 raft::Storage& create(RaftLogStore& store, raft::GroupId group,
                       const raft::Membership& membership = kThree) {

@@ -3,10 +3,13 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "raft/ready.hpp"
 #include "raft/types.hpp"
 #include "replication/raft_log_store.hpp"
 
@@ -54,6 +57,29 @@ inline raft::Entry entry(raft::Index index, raft::Term term, std::string data = 
         data = "payload-" + std::to_string(index) + "-" + std::to_string(term);
     }
     return raft::Entry{term, index, raft::EntryType::Normal, std::move(data)};
+}
+
+inline const raft::Membership kThree{{1, 2, 3}, {}};
+
+inline raft::Ready ready_with(std::vector<raft::Entry> entries,
+                              std::optional<raft::HardState> hard_state = std::nullopt) {
+    raft::Ready ready;
+    ready.entries = std::move(entries);
+    ready.hard_state = hard_state;
+    return ready;
+}
+
+// Entries from..to (inclusive) of one term; data_bytes > 0: payloads of that size.
+inline std::vector<raft::Entry> make_entries(raft::Index from, raft::Index to, raft::Term term,
+                                             std::size_t data_bytes = 0) {
+    std::vector<raft::Entry> out;
+    for (raft::Index i = from; i <= to; ++i) {
+        out.push_back(
+            data_bytes == 0
+                ? entry(i, term)
+                : entry(i, term, std::string(data_bytes, static_cast<char>('a' + i % 26))));
+    }
+    return out;
 }
 
 }  // namespace annal::replication::test
