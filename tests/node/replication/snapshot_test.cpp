@@ -73,6 +73,11 @@ void check_caught_up(ReplicatedCluster& cluster, raft::NodeId leader, raft::Node
     CHECK(cluster.store(id).snapshot_transfer_stats().snapshots_installed >= 1);
     CHECK(cluster.store(leader).snapshot_transfer_stats().snapshots_sent >= 1);
     REQUIRE(append_concurrently(cluster.store(leader), 20, 2, "after") == 20);
+    // Appends are answered before the transaction that applies them commits; a read
+    // barrier waits for that commit, so the head read after it covers every answer.
+    const auto barrier = test::barrier_and_wait(cluster.store(leader));
+    REQUIRE(barrier);
+    REQUIRE(barrier->status == storage::ReadBarrierResult::Status::Ok);
     const std::uint64_t head = cluster.store(leader).head_position();
     REQUIRE(cluster.wait_for_head(head));
     // Installed events count as written, like applied ones (this member started empty).
