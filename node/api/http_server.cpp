@@ -50,6 +50,31 @@ Opening classify_opening(std::string_view seen, error_code ec) {
     return ec ? Opening::Closed : Opening::NeedMore;
 }
 
+struct OpeningBytes {
+    std::array<char, 4> bytes{};
+    std::size_t received = 0;
+    std::string_view seen() const { return {bytes.data(), received}; }
+};
+
+// Reads `stream`'s first bytes into `opening` until classify_opening decides, then calls
+// on_decided(decision). `owner` keeps the stream and `opening` alive across the reads.
+template <typename Stream, typename Owner, typename OnDecided>
+void read_opening(Stream& stream, OpeningBytes& opening, std::shared_ptr<Owner> owner,
+                  OnDecided on_decided) {
+    stream.async_read_some(
+        net::buffer(opening.bytes.data() + opening.received, kPeerMagic.size() - opening.received),
+        [&stream, &opening, owner = std::move(owner), on_decided = std::move(on_decided)](
+            error_code ec, std::size_t count) mutable {
+            opening.received += count;
+            const Opening decided = classify_opening(opening.seen(), ec);
+            if (decided == Opening::NeedMore) {
+                read_opening(stream, opening, std::move(owner), std::move(on_decided));
+                return;
+            }
+            on_decided(decided);
+        });
+}
+
 // Reads a connection's first bytes and decides, as soon as they differ from the peer
 // magic (or match all four), whether it is a peer or an HTTP client. A client that sends
 // "GET " slowly is decided on its first byte; a connection that sends nothing is closed
@@ -78,21 +103,13 @@ class ConnectionSniffer : public std::enable_shared_from_this<ConnectionSniffer>
 
   private:
     void read_more() {
-        socket_.async_read_some(
-            net::buffer(bytes_.data() + received_, kPeerMagic.size() - received_),
-            [self = shared_from_this()](error_code ec, std::size_t count) {
-                self->on_read(ec, count);
-            });
+        // The lambda's owner pointer keeps this object alive until it runs.
+        read_opening(socket_, opening_, shared_from_this(),
+                     [this](Opening decided) { on_opening(decided); });
     }
 
-    void on_read(error_code ec, std::size_t count) {
-        received_ += count;
-        const std::string_view seen(bytes_.data(), received_);
-        const Opening opening = classify_opening(seen, ec);
-        if (opening == Opening::NeedMore) {
-            read_more();
-            return;
-        }
+    void on_opening(Opening opening) {
+        const std::string_view seen = opening_.seen();
         timer_.cancel();
         if (opening == Opening::Http) {
             start_http_session(core_, std::move(socket_), seen);
@@ -109,8 +126,7 @@ class ConnectionSniffer : public std::enable_shared_from_this<ConnectionSniffer>
     const PeerAcceptor& peer_acceptor_;
     ConnectionSocket socket_;
     net::steady_timer timer_;
-    std::array<char, 4> bytes_{};
-    std::size_t received_ = 0;
+    OpeningBytes opening_;
 };
 
 // The start of a connection on a TLS port: the handshake (bounded by the handshake
@@ -201,20 +217,13 @@ class TlsConnectionStart : public std::enable_shared_from_this<TlsConnectionStar
     }
 
     void read_more() {
-        tls_->async_read_some(net::buffer(bytes_.data() + received_, kPeerMagic.size() - received_),
-                              [self = shared_from_this()](error_code ec, std::size_t count) {
-                                  self->on_read(ec, count);
-                              });
+        // The lambda's owner pointer keeps this object (and *tls_) alive until it runs.
+        read_opening(*tls_, opening_, shared_from_this(),
+                     [this](Opening decided) { on_opening(decided); });
     }
 
-    void on_read(error_code ec, std::size_t count) {
-        received_ += count;
-        const std::string_view seen(bytes_.data(), received_);
-        const Opening opening = classify_opening(seen, ec);
-        if (opening == Opening::NeedMore) {
-            read_more();
-            return;
-        }
+    void on_opening(Opening opening) {
+        const std::string_view seen = opening_.seen();
         timer_.cancel();
         if (opening == Opening::Http) {
             start_http(seen);
@@ -261,8 +270,7 @@ class TlsConnectionStart : public std::enable_shared_from_this<TlsConnectionStar
     std::unique_ptr<TlsStream> tls_;
     tcp::endpoint remote_;
     bool verified_ = false;
-    std::array<char, 4> bytes_{};
-    std::size_t received_ = 0;
+    OpeningBytes opening_;
 };
 
 }  // namespace
