@@ -105,6 +105,7 @@ bool load_node_config(const std::string& path, NodeConfig& config, std::string& 
         {"election_ticks", integer(result.election_ticks)},
         {"heartbeat_ticks", integer(result.heartbeat_ticks)},
         {"log_retain_entries", integer(result.log_retain_entries)},
+        {"apply_commit_ms", integer(result.apply_commit_ms)},
         {"tls_cert_file", text(result.tls_cert_file)},
         {"tls_key_file", text(result.tls_key_file)},
         {"tls_ca_file", text(result.tls_ca_file)},

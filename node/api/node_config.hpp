@@ -35,6 +35,9 @@ struct NodeConfig {
     std::uint32_t election_ticks = 10;
     std::uint32_t heartbeat_ticks = 1;
     std::uint64_t log_retain_entries = 50000;  // Raft log tail kept behind the applied index
+    // Longest wait of applied entries for the LMDB commit that makes them visible to reads
+    // and subscriptions (appends are answered before it; see ReplicatedStoreOptions).
+    std::uint32_t apply_commit_ms = 10;
 
     // TLS on the one port: all three PEM files, or none for plain TCP. With them, clients
     // connect with https:// and peers must present a certificate from the CA in

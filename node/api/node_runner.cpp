@@ -146,6 +146,7 @@ int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
     options.tick_ms = config.tick_ms;
     options.election_ticks = config.election_ticks;
     options.heartbeat_ticks = config.heartbeat_ticks;
+    options.apply_commit_interval = std::chrono::milliseconds(config.apply_commit_ms);
     options.log_retain_entries = config.log_retain_entries;
     // With join, the list is only where the existing members are (the membership itself
     // comes from the leader's log).

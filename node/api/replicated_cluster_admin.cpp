@@ -102,12 +102,13 @@ std::string ReplicatedClusterAdmin::extra_metrics() const {
         "From the first queued input (append, peer message, read, admin) to the replication "
         "cycle that takes it.",
         text);
-    render_microseconds_histogram(
-        timings.ack_wait_us, "annal_raft_ack_wait_seconds",
-        "Leader: time its next cycle was held for the quorum's acknowledgements.", text);
     render_microseconds_histogram(timings.persist_us, "annal_raft_persist_seconds",
-                                  "One replication transaction: new log entries, the apply of "
-                                  "committed ones, and the fsync.",
+                                  "One Raft write-ahead log batch: snapshot, new entries and "
+                                  "hard state, with its fdatasync.",
+                                  text);
+    render_microseconds_histogram(timings.apply_commit_us, "annal_raft_apply_commit_seconds",
+                                  "One lazy LMDB commit of the entries applied since the last "
+                                  "(appends are answered before it).",
                                   text);
     render_microseconds_histogram(timings.propose_to_commit_us,
                                   "annal_raft_propose_to_commit_seconds",

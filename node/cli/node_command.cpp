@@ -74,6 +74,9 @@ NodeCommand::NodeCommand(CLI::App& parent) {
                     "Ticks between leader heartbeats");
     add_config_flag(c, v, o, "--log-retain-entries", &api::NodeConfig::log_retain_entries,
                     "Raft log entries kept behind the applied index for lagging followers");
+    add_config_flag(c, v, o, "--apply-commit-ms", &api::NodeConfig::apply_commit_ms,
+                    "Longest wait of applied entries for the commit that shows them to reads "
+                    "and subscriptions (appends are answered before it)");
     add_config_flag(c, v, o, "--tls-cert-file", &api::NodeConfig::tls_cert_file,
                     "PEM certificate chain: TLS for clients, client certificate for peers");
     add_config_flag(c, v, o, "--tls-key-file", &api::NodeConfig::tls_key_file,

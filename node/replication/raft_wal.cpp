@@ -1,8 +1,12 @@
 #include "replication/raft_wal.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <optional>
@@ -12,6 +16,7 @@
 #include "replication/term_cache.hpp"
 #include "replication/wal_records.hpp"
 #include "replication/wal_segment.hpp"
+#include "replication/wal_segment_preparer.hpp"
 
 namespace annal::replication {
 namespace {
@@ -466,6 +471,18 @@ std::unique_ptr<RaftWal> RaftWal::open(const WalOptions& options, std::string& e
     if (!wal->replay(error)) {
         return nullptr;
     }
+    // A spare left by a crash or a close may be partly filled: never trust it, refill it.
+    const std::string spare = options.directory + "/" + wal_spare_name();
+    if (::unlink(spare.c_str()) != 0 && errno != ENOENT) {
+        // Harmless for the log (replay never reads it); the preparer will fail on it too,
+        // and new segments are then filled on the persist path.
+        std::fprintf(stderr, "annal: cannot delete %s: %s\n", spare.c_str(), std::strerror(errno));
+    }
+    if (wal->options_.prepare_segments_ahead) {
+        wal->preparer_ = std::make_unique<WalSegmentPreparer>(
+            wal->options_.directory, wal->options_.segment_bytes, wal->options_.durable);
+        wal->preparer_->request();
+    }
     return wal;
 }
 
@@ -635,8 +652,7 @@ PersistResult RaftWal::write_batch(Staging& staging) {
     std::uint64_t offset = write_offset_;
     if (offset > 0 && offset + staging.records.size() > segment_capacity_) {
         segment = current_segment_ + 1;
-        new_segment = WalSegment::create(options_.directory, segment, options_.segment_bytes,
-                                         options_.durable, error);
+        new_segment = start_segment(segment, error);
         if (!new_segment) {
             failed_ = true;
             return failure(PersistStatus::IoError, error);
@@ -700,7 +716,42 @@ PersistResult RaftWal::write_batch(Staging& staging) {
     stats_.bytes_written += write_offset_ - offset;
     stats_.checkpoint_bytes += checkpoint.empty() ? 0 : checkpoint.size() - staging.records.size();
     stats_.live_segments = segments_.size();
+    if (new_segment && preparer_) {
+        preparer_->request();  // the one after this, while this one fills
+    }
     return {};
+}
+
+std::shared_ptr<WalSegment> RaftWal::start_segment(std::uint64_t sequence, std::string& error) {
+    if (!preparer_) {
+        return WalSegment::create(options_.directory, sequence, options_.segment_bytes,
+                                  options_.durable, error);
+    }
+    const WalSegmentPreparer::Taken spare = preparer_->take();
+    if (spare.waited) {
+        std::lock_guard lock(state_mutex_);
+        ++stats_.spare_waits;
+        stats_.spare_wait_us += spare.waited_us;
+    }
+    std::string spare_error = spare.error;
+    if (spare.ok) {
+        if (auto segment = WalSegment::adopt(options_.directory, preparer_->spare_path(), sequence,
+                                             options_.durable, spare_error)) {
+            return segment;
+        }
+    }
+    // The preparer's failure may have been passing (a full disk since freed): retry here.
+    auto segment = WalSegment::create(options_.directory, sequence, options_.segment_bytes,
+                                      options_.durable, error);
+    if (!segment) {
+        error = spare_error + "; filling the segment on the persist path failed too: " + error;
+        return nullptr;
+    }
+    std::fprintf(stderr, "annal: %s; filled %s on the persist path instead\n", spare_error.c_str(),
+                 segment->path().c_str());
+    std::lock_guard lock(state_mutex_);
+    ++stats_.spare_fallbacks;
+    return segment;
 }
 
 void RaftWal::delete_obsolete_segments() {
@@ -906,8 +957,13 @@ std::string RaftWal::verify(raft::GroupId group) const {
 }
 
 WalStats RaftWal::stats() const {
-    std::lock_guard lock(state_mutex_);
-    return stats_;
+    WalStats out;
+    {
+        std::lock_guard lock(state_mutex_);
+        out = stats_;
+    }
+    out.spares_prepared = preparer_ ? preparer_->spares_prepared() : 0;
+    return out;
 }
 
 }  // namespace annal::replication

@@ -16,8 +16,17 @@
 // Snapshot record), hard state and compaction point. So an older segment matters only for
 // its entries, and is deleted (always the oldest first) once every entry it holds is at or
 // behind its group's compaction point. A batch never spans segments: when one does not fit
-// in what is left of the current segment, the next segment is created (and the directory
-// synced) first; a batch larger than a whole segment makes that segment longer.
+// in what is left of the current segment, it starts the next segment; a batch larger than
+// a whole segment makes that segment longer.
+//
+// The next segment is prepared ahead, off the persist path (wal_segment_preparer.hpp): as
+// soon as a segment becomes current (and at open), a thread zero-fills and syncs a spare
+// file `wal-spare.tmp`, whose name replay never takes for a segment. Starting the next
+// segment then only renames the spare into place and syncs the directory. If the spare is
+// still being filled the writer waits for it (the fill is under way: finishing it is the
+// quickest way to a segment); if preparing it failed, the writer creates and fills the
+// segment itself, and only a failure of that too fails the persist. A spare left by a
+// crash or a close is deleted at open, never read.
 //
 // Recovery (open) replays the segments in order. In the LAST segment, a zero length
 // (preallocated space), a record running past the end of the file or a bad checksum is
@@ -29,7 +38,8 @@
 // if the group's replayed compaction point covers the missing ones.
 //
 // Threading and failure: writers (persist, create_group, create_snapshot, compact) are
-// serialized internally; raft::Storage reads may run on any thread while they do.
+// serialized internally; raft::Storage reads may run on any thread while they do; the spare
+// is prepared on a thread the log owns and stops when it closes.
 // term(), first_index(), last_index(), initial_state() and snapshot() are served from
 // memory; entries() preads the segment files (only entry locations stay in memory).
 // Nothing becomes visible to readers before its fdatasync succeeded. A failed write or
@@ -54,11 +64,15 @@
 namespace annal::replication {
 
 class WalSegment;
+class WalSegmentPreparer;
 
 struct WalOptions {
     std::string directory;
     std::uint64_t segment_bytes = 64ull << 20;
     bool durable = true;  // false: no fdatasync/fsync (tests and benchmarks only)
+    // false: no spare; each new segment is zero-filled on the persist path that needs it
+    // (what the benchmark compares against).
+    bool prepare_segments_ahead = true;
 };
 
 struct WalStats {
@@ -71,6 +85,11 @@ struct WalStats {
     std::uint64_t segments_deleted = 0;   // by this process
     std::uint64_t live_segments = 0;      // segment files in use now
     std::uint64_t zeroed_tail_bytes = 0;  // stale bytes after a torn tail zeroed at open
+    std::uint64_t spares_prepared = 0;    // segments zero-filled ahead, off the persist path
+    std::uint64_t spare_waits = 0;        // new segments that waited for the spare's fill
+    std::uint64_t spare_wait_us = 0;      // time spent in those waits
+    std::uint64_t spare_fallbacks = 0;    // new segments filled on the persist path after
+                                          // preparing the spare failed
 };
 
 class WalGroup;
@@ -125,6 +144,8 @@ class RaftWal {
     // then installs its group states. Caller holds write_mutex_.
     PersistResult write_batch(Staging& staging);
     std::string checkpoint_batch() const;
+    // The segment `sequence`, made from the spare (or, failing that, filled here).
+    std::shared_ptr<WalSegment> start_segment(std::uint64_t sequence, std::string& error);
     void delete_obsolete_segments();
     std::shared_ptr<WalSegment> segment_for_read(std::uint64_t sequence) const;
 
@@ -144,6 +165,7 @@ class RaftWal {
     std::uint64_t segment_capacity_ = 0;
     bool failed_ = false;
     WalStats stats_;
+    std::unique_ptr<WalSegmentPreparer> preparer_;  // null unless prepare_segments_ahead
 };
 
 }  // namespace annal::replication

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <future>
 #include <map>
@@ -16,9 +17,11 @@
 
 #include "raft/core.hpp"
 #include "replication/command_codec.hpp"
+#include "replication/lmdb_writer.hpp"
+#include "replication/log_writer.hpp"
 #include "replication/loop_timings.hpp"
 #include "replication/pending_proposals.hpp"
-#include "replication/raft_log_store.hpp"
+#include "replication/raft_wal.hpp"
 #include "replication/replica_records.hpp"
 #include "replication/snapshot_descriptor.hpp"
 #include "replication/snapshot_fetcher.hpp"
@@ -148,6 +151,8 @@ class ReplicatedEventStore::Impl {
         std::vector<Barrier> barriers;
         std::vector<AdminRequest> admin;
         std::vector<raft::NodeId> unreachable;
+        std::uint64_t durable_through = 0;  // the log writer's latest report (0: none)
+        std::optional<PersistResult> log_failure;
         Clock::time_point first_arrival;  // of whatever is queued (valid when not empty)
         // Before queuing anything: the input wait is measured from the first arrival.
         void note_arrival() {
@@ -157,13 +162,14 @@ class ReplicatedEventStore::Impl {
         }
         bool empty() const {
             return appends.empty() && messages.empty() && barriers.empty() && admin.empty() &&
-                   unreachable.empty();
+                   unreachable.empty() && durable_through == 0 && !log_failure;
         }
     };
     struct Applied {
         raft::Index index = 0;
         raft::Term term = 0;
         std::optional<AppendResult> result;  // for Append commands
+        bool config = false;                 // a membership change
     };
     struct PendingTransfer {
         raft::NodeId target = raft::kNoNode;
@@ -173,19 +179,40 @@ class ReplicatedEventStore::Impl {
 
     void run() noexcept;
     void cycle(Inputs& in);
-    void wait_for_quorum_acks(std::unique_lock<std::mutex>& lock, Clock::time_point next_tick);
     void propose_appends(std::vector<QueuedAppend>& appends);
     void issue_barriers(std::vector<Barrier>& barriers);
     void handle_admin(AdminRequest& request);
-    bool handle_ready();
-    int apply_committed(MDB_txn* txn, const std::vector<raft::Entry>& entries,
-                        std::optional<storage::BatchWriter>& writer, std::vector<Applied>& applied,
-                        std::map<raft::NodeId, std::string>& addresses);
+    // A Ready handed to the log writer (log_writer.hpp), until it is durable.
+    struct InFlight {
+        std::shared_ptr<raft::Ready> ready;
+        bool applied_first = false;  // a leader's committed entries, applied when taken
+    };
+    // Takes the core's Ready: sends its messages, applies a leader's committed entries,
+    // hands what must be persisted to the log writer. False: the replica broke.
+    bool take_ready();
+    // Finishes, in order, every Ready in flight that the log writer reported durable (and
+    // those that needed no write): advance, acknowledgements, apply, reads.
+    bool finish_durable_readys();
+    bool finish_ready(InFlight& item);
+    // --- applying (see the "applying" section below) ---
+    // Applies the Ready's committed entries (after a snapshot's staged events) in the open
+    // apply transaction and answers their appends. False: the replica broke.
+    bool apply_ready(const std::vector<raft::Entry>& entries);
+    int apply_entries(MDB_txn* txn, const std::vector<raft::Entry>& entries,
+                      std::vector<Applied>* applied);
+    // Applies (applied_, applied_through_] again, read back from the log, after the open
+    // transaction was lost to MDB_MAP_FULL (their appends were answered already).
+    int reapply_uncommitted(MDB_txn* txn);
+    bool apply_commit_due(Clock::time_point now) const;
+    // Commits the open apply transaction; then reads, listeners, barriers and admin
+    // completions see what it applied. False: the replica broke.
+    bool commit_applied();
     // Before the apply transaction commits: answers the appends it applied (see there).
     void answer_applied_appends(const std::vector<Applied>& applied);
     void answer_append(PendingProposal& proposal, const Applied& item);
     // After it commits: admin changes, and proposals whose entries another leader replaced.
     void complete_applied(const std::vector<Applied>& applied);
+    void break_replica(AppendStatus status, const std::string& message);
     void on_lost_leadership();
     // Completes proposals whose entries did not (or may not) commit under this leader.
     void complete_lost(std::map<raft::Index, PendingProposal> taken);
@@ -202,9 +229,12 @@ class ReplicatedEventStore::Impl {
     // True: hold `message` back (its events are not staged yet; a fetch runs).
     bool hold_snapshot(const raft::Message& message);
     bool prepare_snapshot_install(const raft::Snapshot& snapshot);
-    // In the persist transaction: staged events into the tables, applied index, members.
+    // In a fresh apply transaction: staged events into the tables, applied index, members.
     int install_staged(MDB_txn* txn, storage::CommittedState& installed,
                        std::map<raft::NodeId, std::string>& addresses);
+    // At start: the log holds a snapshot newer than the tables (a crash between persisting
+    // it and committing its install): installs it from the staging table.
+    bool recover_snapshot_install(std::string& error);
     void finish_snapshot_install();
     // Fetcher thread: one chunk into the staging table, in its own transaction.
     std::string stage_chunk(const SnapshotDescriptor& target,
@@ -238,7 +268,9 @@ class ReplicatedEventStore::Impl {
     PeerSender& sender_;
     std::unique_ptr<storage::LmdbEnvironment> environment_;
     std::unique_ptr<storage::EventTables> tables_;
-    std::unique_ptr<RaftLogStore> log_;
+    std::unique_ptr<LmdbWriter> writer_;  // the environment's one writer (lmdb_writer.hpp)
+    std::unique_ptr<RaftWal> log_;
+    std::unique_ptr<LogWriter> log_writer_;  // stopped before log_ goes
     std::unique_ptr<raft::Core> core_;
     std::unique_ptr<SnapshotFetcher> fetcher_;  // with options_.snapshot_source only
 
@@ -252,7 +284,14 @@ class ReplicatedEventStore::Impl {
     // Loop thread only.
     PendingProposals proposals_;
     std::map<raft::NodeId, std::string> addresses_;
-    raft::Index applied_ = 0;
+    raft::Index applied_ = 0;  // committed to the tables: readers are here
+    // The open apply transaction (writer_->txn()): what it applied, beyond applied_.
+    raft::Index applied_through_ = 0;
+    std::optional<storage::BatchWriter> apply_writer_;
+    std::vector<Applied> awaiting_commit_;  // entries that are not appends (admin changes)
+    std::map<raft::NodeId, std::string> addresses_awaiting_commit_;
+    std::uint64_t apply_bytes_ = 0;  // entry bytes applied in the open transaction
+    bool commit_now_ = false;        // something applied needs the commit at once
     raft::Role role_ = raft::Role::Follower;
     std::uint64_t next_read_context_ = 1;
     std::vector<Barrier> barriers_to_retry_;  // the leader had not committed in its term
@@ -262,9 +301,9 @@ class ReplicatedEventStore::Impl {
     Clock::time_point next_snapshot_warning_{};
     bool broken_ = false;      // a commit failed: the replica cannot go on (fail-stop)
     bool more_ready_ = false;  // loop thread only: the core had a Ready left after a cycle
+    std::deque<InFlight> in_flight_;
+    std::uint64_t durable_through_ = 0;  // the last Ready number the log writer made durable
     // Loop thread only: how long the last durable commit took; bounds the wait for acks.
-    Clock::duration last_commit_duration_{};
-    Clock::time_point last_commit_end_{};
     Clock::time_point ready_taken_{};  // when the current Ready was taken (commit learned)
     LoopTimings timings_;
 
@@ -316,17 +355,51 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
     if (!options_.self_address.empty()) {
         addresses_[options_.self] = options_.self_address;
     }
+    // Every write to the tables can be redone from the Raft log, so a commit may leave its
+    // meta page to the next commit's flush (one flush instead of two): a system crash then
+    // undoes at most the last commit (maybe_compact syncs before the log lets go of it).
+    options_.store.sync_meta = false;
     environment_ = storage::LmdbEnvironment::open(options_.store, error);
     if (!environment_) {
+        return false;
+    }
+    // The last commit of the previous run may still lack its meta flush; the log is
+    // compacted on the assumption that what start() finds is durable.
+    if (const int rc = mdb_env_sync(environment_->env(), 1); rc != 0) {
+        error = "cannot sync the event tables: " + storage::lmdb_error(rc);
         return false;
     }
     tables_ = storage::EventTables::open(*environment_, options_.store.durable, error);
     if (!tables_) {
         return false;
     }
-    LogStoreOptions log_options;
-    log_options.directory = options_.store.directory;
-    log_ = RaftLogStore::open_shared(*environment_, log_options, error);
+    writer_ = std::make_unique<LmdbWriter>(*environment_);
+    {
+        // Builds before the write-ahead log kept the Raft log in LMDB's raft_state and
+        // raft_entries tables; starting on such a directory would start from an empty log.
+        storage::ReadTransaction txn(*environment_);
+        MDB_stat stat{};
+        int rc = txn.status();
+        if (rc == 0) {
+            rc = mdb_stat(txn.get(), environment_->databases().raft_state, &stat);
+        }
+        if (rc != 0) {
+            error = "cannot inspect the data directory: " + storage::lmdb_error(rc);
+            return false;
+        }
+        if (stat.ms_entries > 1) {  // more than the format marker
+            error = "the data directory " + options_.store.directory +
+                    " keeps its Raft log in LMDB (written by an older build); this build "
+                    "keeps it in raft-wal/: move the directory away and let the node rejoin "
+                    "the cluster (it catches up from its peers)";
+            return false;
+        }
+    }
+    WalOptions wal_options;
+    wal_options.directory = options_.store.directory + "/raft-wal";
+    wal_options.segment_bytes = options_.wal_segment_bytes;
+    wal_options.durable = options_.store.durable;
+    log_ = RaftWal::open(wal_options, error);
     if (!log_) {
         return false;
     }
@@ -364,6 +437,9 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
             addresses_.try_emplace(id, address);  // the configuration wins over old records
         }
     }
+    if (!recover_snapshot_install(error)) {
+        return false;
+    }
     raft::Config config;
     config.id = options_.self;
     config.group = kGroup;
@@ -381,6 +457,7 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
         return false;
     }
     applied_ = std::max(applied_, core_->status().applied);
+    applied_through_ = applied_;
     for (const auto& [id, address] : addresses_) {
         if (id != options_.self && !address.empty()) {
             sender_.set_peer_address(id, address);
@@ -388,6 +465,16 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
     }
     publish_view();
     try {
+        log_writer_ = std::make_unique<LogWriter>(
+            *log_, kGroup, timings_, [this](std::uint64_t through, const PersistResult& result) {
+                std::lock_guard lock(input_mutex_);
+                inputs_.note_arrival();
+                inputs_.durable_through = std::max(inputs_.durable_through, through);
+                if (!result.ok()) {
+                    inputs_.log_failure = result;
+                }
+                input_ready_.notify_one();
+            });
         loop_ = std::thread([this] { run(); });
     } catch (const std::exception& e) {
         error = std::string("cannot start the replication loop: ") + e.what();
@@ -496,9 +583,12 @@ void ReplicatedEventStore::Impl::run() noexcept {
             // not wait for new input — but it first takes whatever input is queued, so
             // the apply of batch k shares its transaction and fsync with batch k+1.
             if (!more_ready_) {
-                input_ready_.wait_until(lock, next_tick,
+                Clock::time_point wake = next_tick;
+                if (writer_->is_open()) {
+                    wake = std::min(wake, writer_->opened_at() + options_.apply_commit_interval);
+                }
+                input_ready_.wait_until(lock, wake,
                                         [this] { return stopping_ || !inputs_.empty(); });
-                wait_for_quorum_acks(lock, next_tick);
             }
             if (stopping_) {
                 break;
@@ -528,13 +618,21 @@ void ReplicatedEventStore::Impl::run() noexcept {
             }
             cycle(in);
             expire(now);
+            if (!broken_ && apply_commit_due(Clock::now())) {
+                commit_applied();
+            }
         } catch (const std::exception& e) {
             std::fprintf(stderr, "annal: replication loop: %s\n", e.what());
-            broken_ = true;
-            fail_everything(AppendStatus::IoError,
-                            std::string("the replication loop failed: ") + e.what());
+            break_replica(AppendStatus::IoError,
+                          std::string("the replication loop failed: ") + e.what());
         }
         publish_view();
+    }
+    log_writer_->stop();  // what it had not written was never acknowledged
+    if (options_.testing.drop_open_apply_on_close) {
+        writer_->abort();
+    } else if (!broken_) {
+        commit_applied();  // what was applied stays applied (a restart would redo it anyway)
     }
     Inputs rest;
     {
@@ -556,57 +654,6 @@ void ReplicatedEventStore::Impl::run() noexcept {
                                                  "the store is shutting down", "", 0});
     }
     fail_everything(AppendStatus::ShuttingDown, "the store is shutting down");
-}
-
-// A leader and its followers fsync the same batch at about the same time, so the
-// followers' acks arrive a round trip after the leader's own commit ends. Starting the next
-// cycle at once would push those acks behind one more fsync, and the batch's apply (and its
-// clients' replies) one cycle later than on a single node. Waiting for them briefly, no
-// longer than a commit takes, lets the next cycle apply the batch AND persist the new one:
-// replication then costs a round trip, not a cycle. (Flush coalescing, in Redpanda's words.)
-void ReplicatedEventStore::Impl::wait_for_quorum_acks(std::unique_lock<std::mutex>& lock,
-                                                      Clock::time_point next_tick) {
-    if (broken_ || core_->role() != raft::Role::Leader ||
-        core_->commit_index() >= core_->last_index()) {
-        return;
-    }
-    const raft::Membership& membership = core_->membership();
-    const std::size_t quorum = membership.quorum();
-    const bool self_votes = membership.is_voter(options_.self);
-    const std::size_t needed = self_votes ? quorum - 1 : quorum;
-    if (needed == 0) {
-        return;
-    }
-    const raft::Index commit = core_->commit_index();
-    const auto enough_acks = [&] {
-        if (stopping_) {
-            return true;
-        }
-        std::size_t acks = 0;
-        std::uint64_t seen = 0;  // bit per node id < 64; larger ids are counted each time
-        for (const raft::Message& message : inputs_.messages) {
-            if (message.type != raft::MessageType::AppendResponse || message.reject ||
-                message.index <= commit || !membership.is_voter(message.from) ||
-                message.from == options_.self) {
-                continue;
-            }
-            if (message.from < 64) {
-                const std::uint64_t bit = std::uint64_t{1} << message.from;
-                if ((seen & bit) != 0) {
-                    continue;
-                }
-                seen |= bit;
-            }
-            ++acks;
-        }
-        return acks >= needed;
-    };
-    constexpr auto kMaxAckWait = std::chrono::milliseconds(5);
-    const Clock::duration budget = std::min<Clock::duration>(last_commit_duration_, kMaxAckWait);
-    const Clock::time_point deadline = std::min(next_tick, last_commit_end_ + budget);
-    const Clock::time_point started = Clock::now();
-    input_ready_.wait_until(lock, deadline, enough_acks);
-    timings_.ack_wait_us.record(microseconds(Clock::now() - started));
 }
 
 void ReplicatedEventStore::Impl::cycle(Inputs& in) {
@@ -631,6 +678,17 @@ void ReplicatedEventStore::Impl::cycle(Inputs& in) {
         }
         return;
     }
+    if (in.log_failure) {
+        std::fprintf(stderr, "annal: node %llu cannot persist the Raft log: %s; stopping\n",
+                     static_cast<unsigned long long>(options_.self),
+                     in.log_failure->message.c_str());
+        break_replica(in.log_failure->status == PersistStatus::StorageFull
+                          ? AppendStatus::StorageFull
+                          : AppendStatus::IoError,
+                      "cannot persist the Raft log: " + in.log_failure->message);
+        return;
+    }
+    durable_through_ = std::max(durable_through_, in.durable_through);
     for (raft::NodeId peer : in.unreachable) {
         core_->report_unreachable(peer);
     }
@@ -647,15 +705,15 @@ void ReplicatedEventStore::Impl::cycle(Inputs& in) {
         handle_admin(request);
     }
     issue_barriers(in.barriers);
-    // One Ready per cycle: the next cycle picks up the proposals that queued during this
-    // one's fsync before it handles the next Ready (see run()).
-    if (core_->has_ready()) {
-        if (!handle_ready()) {
-            return;
-        }
-        finish_snapshot_install();
-        more_ready_ = core_->has_ready();
+    // Durable Readys first: advancing them may commit entries the next Ready applies. One
+    // Ready is taken per cycle, so the proposals that queue meanwhile join the next one.
+    if (!finish_durable_readys()) {
+        return;
     }
+    if (core_->has_ready() && (!take_ready() || !finish_durable_readys())) {
+        return;
+    }
+    more_ready_ = core_->has_ready();
     maybe_compact();
 }
 
@@ -878,67 +936,62 @@ void ReplicatedEventStore::Impl::handle_admin(AdminRequest& request) {
     }
 }
 
-bool ReplicatedEventStore::Impl::handle_ready() {
-    raft::Ready ready = core_->ready();
+bool ReplicatedEventStore::Impl::take_ready() {
+    auto ready = std::make_shared<raft::Ready>(core_->ready());
     ready_taken_ = Clock::now();
-    if (ready.snapshot && !prepare_snapshot_install(*ready.snapshot)) {
-        return false;
+    send(std::move(ready->messages));
+    if (ready->must_persist()) {
+        log_writer_->submit(ready);  // read-only from here until reported durable
     }
-    send(std::move(ready.messages));
-
-    std::optional<storage::BatchWriter> writer;
-    std::vector<Applied> applied;
-    std::map<raft::NodeId, std::string> new_addresses;
-    if (ready.must_persist() || !ready.committed_entries.empty()) {
-        const Clock::time_point started = Clock::now();
-        const GroupReady group_ready{kGroup, &ready};
-        const PersistResult result = log_->persist(
-            std::span<const GroupReady>(&group_ready, 1),
-            [&](MDB_txn* txn) {
-                return apply_committed(txn, ready.committed_entries, writer, applied,
-                                       new_addresses);
-            },
-            [&] { answer_applied_appends(applied); });
-        if (!result.ok()) {
-            std::fprintf(stderr, "annal: node %llu cannot persist the Raft log: %s; stopping\n",
-                         static_cast<unsigned long long>(options_.self), result.message.c_str());
-            broken_ = true;
-            fail_everything(result.status == PersistStatus::StorageFull ? AppendStatus::StorageFull
-                                                                        : AppendStatus::IoError,
-                            "cannot persist the Raft log: " + result.message);
+    InFlight item{ready, false};
+    // A leader's committed entries are durable in its own log already (it counts itself
+    // towards a commit only for those), so it applies them -- and answers their appends --
+    // while the new entries are being written. A follower applies once its Ready is
+    // durable, so nothing applied can become durable in the tables before it is durable in
+    // the log.
+    if (!ready->snapshot && core_->role() == raft::Role::Leader) {
+        item.applied_first = true;
+        if (!apply_ready(ready->committed_entries)) {
             return false;
         }
-        last_commit_end_ = Clock::now();
-        last_commit_duration_ = last_commit_end_ - started;
-        timings_.persist_us.record(microseconds(last_commit_duration_));
-        if (install_) {
-            // Counted before the new head is published (record_commit), so whoever sees the
-            // installed events also sees the install counted.
-            snapshots_installed_.fetch_add(1, std::memory_order_relaxed);
-            tables_->record_installed(install_->events, install_->payload_bytes);
-            install_->commit_time = last_commit_duration_;
+    }
+    in_flight_.push_back(std::move(item));
+    return true;
+}
+
+bool ReplicatedEventStore::Impl::finish_durable_readys() {
+    while (!in_flight_.empty()) {
+        const raft::Ready& front = *in_flight_.front().ready;
+        if (front.must_persist() && front.number > durable_through_) {
+            return true;
         }
-        if (writer) {
-            tables_->record_commit(*writer, last_commit_duration_);
+        InFlight item = std::move(in_flight_.front());
+        in_flight_.pop_front();
+        if (!finish_ready(item)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ReplicatedEventStore::Impl::finish_ready(InFlight& item) {
+    raft::Ready& ready = *item.ready;
+    if (ready.snapshot) {
+        if (options_.testing.stop_after_logging_snapshot) {
+            break_replica(AppendStatus::IoError, "stopped for a test after logging a snapshot");
+            return false;
+        }
+        // The install needs a fresh apply transaction, and the fetcher must be stopped
+        // before it (it may be waiting for the LMDB writer the open transaction holds).
+        if (!commit_applied() || !prepare_snapshot_install(*ready.snapshot)) {
+            return false;
         }
     }
     core_->advance(ready);
-    for (const auto& [id, address] : new_addresses) {
-        learn_address(id, address);
-    }
     send(std::move(ready.messages_after_persist));
-
-    bool config_applied = false;
-    if (!ready.committed_entries.empty()) {
-        applied_ = ready.committed_entries.back().index;
-        for (const raft::Entry& entry : ready.committed_entries) {
-            config_applied = config_applied || entry.type == raft::EntryType::Config;
-        }
+    if (!item.applied_first && !apply_ready(ready.committed_entries)) {
+        return false;
     }
-    if (config_applied) {
-        forget_removed_peers();  // before completions: a removal is done once reported
-    }
-    complete_applied(applied);
     for (raft::ReadState& read : ready.read_states) {
         auto it = barriers_by_context_.find(read.context);
         if (it == barriers_by_context_.end()) {
@@ -949,10 +1002,15 @@ bool ReplicatedEventStore::Impl::handle_ready() {
         }
         barriers_by_context_.erase(it);
     }
-    release_barriers();
-    if (writer && writer->events_written() > 0) {
-        tables_->notify_listeners(tables_->head_position());
+    // A read point inside the open transaction: its reader must see what that applied.
+    if (!barriers_by_index_.empty() && barriers_by_index_.begin()->first > applied_ &&
+        barriers_by_index_.begin()->first <= applied_through_) {
+        commit_now_ = true;
     }
+    if (commit_now_ && !commit_applied()) {
+        return false;
+    }
+    release_barriers();
 
     const raft::Role role = core_->role();
     if (role_ == raft::Role::Leader && role != raft::Role::Leader) {
@@ -972,32 +1030,190 @@ bool ReplicatedEventStore::Impl::handle_ready() {
     return true;
 }
 
-int ReplicatedEventStore::Impl::apply_committed(MDB_txn* txn,
-                                                const std::vector<raft::Entry>& entries,
-                                                std::optional<storage::BatchWriter>& writer,
-                                                std::vector<Applied>& applied,
-                                                std::map<raft::NodeId, std::string>& addresses) {
-    // Runs again from scratch if the transaction is retried after growing the map.
-    applied.clear();
-    addresses.clear();
-    writer.reset();
-    const storage::Databases& databases = environment_->databases();
+// --- applying -----------------------------------------------------------------------------
+// Committed entries are applied to the event tables in an LMDB write transaction that
+// stays open across loop cycles, and their appends are answered as soon as they are applied
+// in it (answer_applied_appends says why that is safe). The transaction commits lazily:
+// when it has been open for apply_commit_interval, or at once when something needs its
+// effects durable or visible -- a read barrier at an index inside it, an admin change or
+// peer address (their completions and the peer table follow the commit), a snapshot
+// install, shutdown. One LMDB commit (two flushes) thus serves every append of an interval
+// instead of every Ready, and it is off the critical path of an append: the Raft
+// write-ahead log already holds every entry, so a crash before the commit loses nothing --
+// the restarted core hands entries (applied index in LMDB, commit index] out again.
+
+bool ReplicatedEventStore::Impl::apply_ready(const std::vector<raft::Entry>& entries) {
+    if (entries.empty() && !install_) {
+        return true;
+    }
+    std::uint64_t incoming = 0;
+    for (const raft::Entry& entry : entries) {
+        incoming += entry.data.size() * 2 + 256;  // the record and its four index entries
+    }
+    std::vector<Applied> applied;
+    bool lost_open_transaction = false;
+    for (int attempt = 0;; ++attempt) {
+        std::string error;
+        int rc = 0;
+        if (!writer_->is_open()) {
+            apply_writer_.reset();
+            apply_bytes_ = 0;
+            rc = writer_->begin(incoming + (std::uint64_t{1} << 20), error);
+        }
+        if (rc == 0 && lost_open_transaction) {
+            rc = reapply_uncommitted(writer_->txn());
+        }
+        if (rc == 0) {
+            applied.clear();
+            rc = apply_entries(writer_->txn(), entries, &applied);
+        }
+        if (rc == 0) {
+            break;
+        }
+        if (rc == MDB_MAP_FULL && attempt < 8) {
+            apply_writer_.reset();
+            const auto growth = writer_->abort_and_grow(error);
+            if (growth == storage::LmdbEnvironment::Growth::Grown) {
+                tables_->count_map_full_retry();
+                lost_open_transaction = applied_through_ > applied_;
+                continue;
+            }
+            if (growth == storage::LmdbEnvironment::Growth::AtMaximum) {
+                std::fprintf(stderr, "annal: node %llu: the LMDB map is full; stopping\n",
+                             static_cast<unsigned long long>(options_.self));
+                break_replica(AppendStatus::StorageFull, "the event tables are full");
+                return false;
+            }
+        }
+        const std::string what = install_ && !install_->problem.empty() ? install_->problem
+                                 : !error.empty()                       ? error
+                                                                        : storage::lmdb_error(rc);
+        std::fprintf(stderr, "annal: node %llu cannot apply committed entries: %s; stopping\n",
+                     static_cast<unsigned long long>(options_.self), what.c_str());
+        break_replica(AppendStatus::IoError, "cannot apply committed entries: " + what);
+        return false;
+    }
+    answer_applied_appends(applied);
+    for (Applied& item : applied) {
+        if (!item.result) {
+            awaiting_commit_.push_back(std::move(item));
+        }
+    }
+    for (const raft::Entry& entry : entries) {
+        apply_bytes_ += entry.data.size();
+        commit_now_ = commit_now_ || entry.type == raft::EntryType::Config;
+    }
     if (install_) {
-        // A snapshot from the leader: its events go in first, in this same transaction.
-        storage::CommittedState installed;
-        if (const int rc = install_staged(txn, installed, addresses); rc != 0) {
+        applied_through_ = std::max(applied_through_, install_->descriptor.index);
+        commit_now_ = true;
+    }
+    if (!entries.empty()) {
+        applied_through_ = entries.back().index;
+    }
+    commit_now_ = commit_now_ || !addresses_awaiting_commit_.empty();
+    return true;
+}
+
+int ReplicatedEventStore::Impl::reapply_uncommitted(MDB_txn* txn) {
+    const raft::Storage* storage = log_->group(kGroup);
+    for (raft::Index next = applied_ + 1; next <= applied_through_;) {
+        std::vector<raft::Entry> entries =
+            storage->entries(next, applied_through_ + 1, std::uint64_t{4} << 20);
+        if (entries.empty()) {
+            return MDB_CORRUPTED;  // Storage always returns at least one entry
+        }
+        if (const int rc = apply_entries(txn, entries, nullptr); rc != 0) {
             return rc;
         }
-        writer.emplace(txn, databases, installed);
+        next = entries.back().index + 1;
+    }
+    return 0;
+}
+
+bool ReplicatedEventStore::Impl::apply_commit_due(Clock::time_point now) const {
+    constexpr std::uint64_t kMaxOpenApplyBytes = 64ull << 20;
+    return writer_->is_open() && (commit_now_ || apply_bytes_ >= kMaxOpenApplyBytes ||
+                                  now >= writer_->opened_at() + options_.apply_commit_interval);
+}
+
+bool ReplicatedEventStore::Impl::commit_applied() {
+    if (!writer_->is_open()) {
+        return true;
+    }
+    const Clock::time_point started = Clock::now();
+    if (const int rc = writer_->commit(); rc != 0) {
+        std::fprintf(stderr, "annal: node %llu cannot commit applied entries: %s; stopping\n",
+                     static_cast<unsigned long long>(options_.self),
+                     storage::lmdb_error(rc).c_str());
+        break_replica(AppendStatus::IoError,
+                      "cannot commit applied entries: " + storage::lmdb_error(rc));
+        return false;
+    }
+    const Clock::duration commit_time = Clock::now() - started;
+    timings_.apply_commit_us.record(microseconds(commit_time));
+    if (install_) {
+        // Counted before the new head is published (record_commit), so whoever sees the
+        // installed events also sees the install counted.
+        snapshots_installed_.fetch_add(1, std::memory_order_relaxed);
+        tables_->record_installed(install_->events, install_->payload_bytes);
+        install_->commit_time = commit_time;
+    }
+    const bool events_written = apply_writer_ && apply_writer_->events_written() > 0;
+    if (apply_writer_) {
+        tables_->record_commit(*apply_writer_, commit_time);
+    }
+    apply_writer_.reset();
+    apply_bytes_ = 0;
+    commit_now_ = false;
+    applied_ = applied_through_;
+    for (const auto& [id, address] : addresses_awaiting_commit_) {
+        learn_address(id, address);
+    }
+    addresses_awaiting_commit_.clear();
+    const bool config_applied = std::any_of(awaiting_commit_.begin(), awaiting_commit_.end(),
+                                            [](const Applied& item) { return item.config; });
+    if (config_applied) {
+        forget_removed_peers();  // before completions: a removal is done once reported
+    }
+    std::vector<Applied> completed;
+    completed.swap(awaiting_commit_);
+    complete_applied(completed);
+    release_barriers();
+    if (events_written) {
+        tables_->notify_listeners(tables_->head_position());
+    }
+    finish_snapshot_install();
+    return true;
+}
+
+void ReplicatedEventStore::Impl::break_replica(AppendStatus status, const std::string& message) {
+    broken_ = true;
+    writer_->abort();
+    apply_writer_.reset();
+    awaiting_commit_.clear();
+    addresses_awaiting_commit_.clear();
+    fail_everything(status, message);
+}
+
+int ReplicatedEventStore::Impl::apply_entries(MDB_txn* txn, const std::vector<raft::Entry>& entries,
+                                              std::vector<Applied>* applied) {
+    const storage::Databases& databases = environment_->databases();
+    if (install_ && !apply_writer_) {
+        // A snapshot from the leader: its events go in first, in this same transaction.
+        storage::CommittedState installed;
+        if (const int rc = install_staged(txn, installed, addresses_awaiting_commit_); rc != 0) {
+            return rc;
+        }
+        apply_writer_.emplace(txn, databases, installed);
     }
     if (entries.empty()) {
         return 0;
     }
-    if (!writer) {
-        writer.emplace(txn, databases, tables_->committed());
+    if (!apply_writer_) {
+        apply_writer_.emplace(txn, databases, tables_->committed());
     }
     for (const raft::Entry& entry : entries) {
-        Applied item{entry.index, entry.term, std::nullopt};
+        Applied item{entry.index, entry.term, std::nullopt, entry.type == raft::EntryType::Config};
         if (entry.type == raft::EntryType::Normal) {
             auto command = decode_command(entry.data);
             if (!command) {
@@ -1008,7 +1224,7 @@ int ReplicatedEventStore::Impl::apply_committed(MDB_txn* txn,
                 item.result = std::move(result);
             } else if (auto* request = std::get_if<storage::AppendRequest>(&*command)) {
                 AppendResult result;
-                if (const int rc = writer->apply(*request, result); rc != 0) {
+                if (const int rc = apply_writer_->apply(*request, result); rc != 0) {
                     return rc;
                 }
                 item.result = std::move(result);
@@ -1017,10 +1233,12 @@ int ReplicatedEventStore::Impl::apply_committed(MDB_txn* txn,
                     rc != 0) {
                     return rc;
                 }
-                addresses[set->node] = set->address;
+                addresses_awaiting_commit_[set->node] = set->address;
             }
         }
-        applied.push_back(std::move(item));
+        if (applied != nullptr) {
+            applied->push_back(std::move(item));
+        }
     }
     return write_applied_index(txn, databases.meta, entries.back().index);
 }
@@ -1064,22 +1282,20 @@ void ReplicatedEventStore::Impl::answer_append(PendingProposal& proposal, const 
 }
 
 void ReplicatedEventStore::Impl::complete_applied(const std::vector<Applied>& applied) {
+    // Appends were answered when applied; these are the entries that are not appends.
     for (const Applied& item : applied) {
         auto proposal = proposals_.take(item.index);
         if (!proposal) {
             continue;
         }
         if (proposal->append_done) {
-            answer_append(*proposal, item);
+            answer_append(*proposal, item);  // another leader's entry took its place
         } else if (proposal->change_done) {
             proposal->change_done(proposal->term == item.term);
         }
     }
-    if (applied.empty()) {
-        return;
-    }
     // Anything left at or below the applied index was replaced by another leader's entry.
-    complete_lost(proposals_.take_through(applied.back().index));
+    complete_lost(proposals_.take_through(applied_));
 }
 
 void ReplicatedEventStore::Impl::on_lost_leadership() {
@@ -1148,6 +1364,15 @@ void ReplicatedEventStore::Impl::maybe_compact() {
     const std::uint64_t step = std::max<std::uint64_t>(retain / 4, 64);
     const raft::Index first = storage->first_index();
     if (applied_ < first + retain + step) {
+        return;
+    }
+    // Only what a system crash cannot undo in the tables may leave the log: the last
+    // commit's meta page is flushed first (sync_meta is off; an open transaction is not
+    // touched by this).
+    if (const int rc = mdb_env_sync(environment_->env(), 1); rc != 0) {
+        std::fprintf(stderr, "annal: node %llu: cannot sync the event tables: %s\n",
+                     static_cast<unsigned long long>(options_.self),
+                     storage::lmdb_error(rc).c_str());
         return;
     }
     // The snapshot names the applied point (snapshot_descriptor.hpp): O(1), nothing copied;
@@ -1516,6 +1741,42 @@ int ReplicatedEventStore::Impl::install_staged(MDB_txn* txn, storage::CommittedS
     return 0;
 }
 
+// The install is logged first (the Raft write-ahead log replaces the log with the snapshot)
+// and committed to the tables after, so a crash in between leaves the log ahead of the
+// tables -- with the staged events still there, since the install transaction that clears
+// the staging table never committed. Installing them again at start closes the gap (in the
+// other order, tables ahead of a log without the snapshot, the core could not start).
+bool ReplicatedEventStore::Impl::recover_snapshot_install(std::string& error) {
+    const std::shared_ptr<const raft::Snapshot> snapshot = log_->group(kGroup)->snapshot();
+    if (!snapshot || snapshot->meta.index <= applied_) {
+        return true;
+    }
+    const std::optional<SnapshotDescriptor> descriptor = decode_descriptor(snapshot->data);
+    if (!descriptor || descriptor->index != snapshot->meta.index) {
+        error = "the Raft log's snapshot at index " + std::to_string(snapshot->meta.index) +
+                " is ahead of the event tables (applied index " + std::to_string(applied_) +
+                ") and holds no installable descriptor";
+        return false;
+    }
+    std::fprintf(stderr,
+                 "annal: node %llu: the Raft log holds a snapshot at index %llu the event tables "
+                 "do not (applied index %llu); installing it from the staging table\n",
+                 static_cast<unsigned long long>(options_.self),
+                 static_cast<unsigned long long>(descriptor->index),
+                 static_cast<unsigned long long>(applied_));
+    install_ = PendingInstall{};
+    install_->descriptor = *descriptor;
+    install_->stepped_in = Clock::now();
+    applied_through_ = applied_;
+    if (!apply_ready({}) || !commit_applied()) {
+        error = "cannot install the snapshot the Raft log holds at index " +
+                std::to_string(descriptor->index) +
+                "; move the data directory away and let the node rejoin the cluster";
+        return false;
+    }
+    return true;
+}
+
 void ReplicatedEventStore::Impl::finish_snapshot_install() {
     if (!install_) {
         return;
@@ -1550,15 +1811,23 @@ std::string ReplicatedEventStore::Impl::stage_chunk(
     const SnapshotDescriptor& target, const std::vector<storage::RawRecordView>& records,
     std::uint64_t& staged_through) {
     std::string problem;
-    const PersistResult result = log_->persist(std::span<const GroupReady>(), [&](MDB_txn* txn) {
-        problem.clear();
-        return stage_records(txn, environment_->databases(), target, records, staged_through,
-                             problem);
-    });
-    if (result.ok()) {
+    std::string error;
+    std::uint64_t bytes = 0;
+    for (const storage::RawRecordView& record : records) {
+        bytes += record.record.size() + 64;
+    }
+    const int rc = writer_->run(
+        bytes,
+        [&](MDB_txn* txn) {
+            problem.clear();
+            return stage_records(txn, environment_->databases(), target, records, staged_through,
+                                 problem);
+        },
+        error);
+    if (rc == 0) {
         return {};
     }
-    return problem.empty() ? result.message : problem;
+    return !problem.empty() ? problem : !error.empty() ? error : storage::lmdb_error(rc);
 }
 
 storage::SnapshotTransferStats ReplicatedEventStore::Impl::snapshot_stats() const {

@@ -3,16 +3,19 @@
 //
 // One replication-loop thread owns the raft::Core. It drains an input queue (appends to
 // propose, peer messages, read barriers, admin requests, unreachable reports), ticks the
-// core every tick_ms, and for each Ready: sends `messages` at once; persists the entries,
-// the hard state AND the application of the committed entries (BatchWriter) plus the
-// applied index and members table in ONE write transaction with ONE durable commit;
-// advances the core; sends `messages_after_persist`; completes proposals and read
-// barriers; notifies commit listeners. Whatever arrives during one commit goes into the
-// next Ready (group commit). The log is compacted behind the applied index, keeping
-// `log_retain_entries` so a lagging follower catches up from the log; one further behind
-// gets a snapshot: a descriptor of the applied point (snapshot_descriptor.hpp), for which
-// it fetches the missing events from a peer into a staging table on another thread and
-// then installs them in one transaction (the "snapshots" section of the .cpp).
+// core every tick_ms, and for each Ready: sends `messages` at once; persists the snapshot,
+// entries and hard state in the Raft write-ahead log (raft_wal.hpp: ONE fdatasync);
+// advances the core; sends `messages_after_persist`; applies the committed entries to the
+// event tables in an LMDB write transaction that stays open across cycles and answers
+// their appends at once. That transaction commits lazily (every apply_commit_interval, or
+// as soon as a read barrier, an admin change, a snapshot or shutdown needs it); only then
+// do reads, the head position and commit listeners see its events. Whatever arrives during
+// one cycle goes into the next Ready (group commit). The log is compacted behind the
+// durably applied index, keeping `log_retain_entries` so a lagging follower catches up
+// from the log; one further behind gets a snapshot: a descriptor of the applied point
+// (snapshot_descriptor.hpp), for which it fetches the missing events from a peer into a
+// staging table on another thread and then installs them in one transaction (the
+// "snapshots" section of the .cpp).
 //
 // Appends on a follower complete NotLeader (with the leader's address); a proposal whose
 // entry is lost in a leadership change completes NotCommitted. Reads serve the local
@@ -48,6 +51,21 @@ struct ReplicatedStoreOptions {
     // outlive the store). nullptr: such a replica waits (and logs why) instead.
     SnapshotSource* snapshot_source = nullptr;
     std::size_t snapshot_chunk_bytes = 1 << 20;  // per fetch and per staging transaction
+    // How long applied entries may wait in the open LMDB transaction before it commits
+    // (when nothing needs the commit sooner): one commit's two flushes are shared by every
+    // append of that interval. Bounds how late commit listeners (subscriptions) hear of
+    // new events when nothing else forces a commit.
+    std::chrono::milliseconds apply_commit_interval{10};
+    std::uint64_t wal_segment_bytes = 64ull << 20;  // Raft write-ahead log segment size
+    // For tests that need a crash at an exact point (an in-process store cannot be killed).
+    struct Testing {
+        // The replica stops, as if it crashed, once a snapshot from the leader is in its
+        // Raft log and before the snapshot's events are installed in the tables.
+        bool stop_after_logging_snapshot = false;
+        // close() drops the open apply transaction instead of committing it, as a crash
+        // would: the next start must apply those entries again from the log.
+        bool drop_open_apply_on_close = false;
+    } testing;
 };
 
 class ReplicatedEventStore final : public storage::EventStore {

@@ -1,6 +1,7 @@
 #include "replication/wal_segment.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,10 @@ std::optional<std::uint64_t> parse_wal_segment_name(std::string_view name) {
     return value;
 }
 
+std::string wal_spare_name() {
+    return "wal-spare.tmp";
+}
+
 bool sync_directory(const std::string& directory, std::string& error) {
     const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
@@ -80,17 +85,24 @@ std::shared_ptr<WalSegment> WalSegment::create(const std::string& directory, std
         return nullptr;
     }
     auto segment = std::make_shared<WalSegment>(PassKey{}, fd, std::move(path), sequence);
+    if (!durable) {
+        // Zeros on disk only spare fdatasyncs a change of file size; without fdatasyncs a
+        // sparse file reads the same, at no cost.
+        if (::ftruncate(fd, static_cast<off_t>(capacity)) != 0) {
+            error = errno_text("cannot extend", segment->path());
+            return nullptr;
+        }
+        return segment;
+    }
     if (!segment->zero_range(0, capacity, error)) {
         return nullptr;
     }
-    if (durable) {
-        if (::fsync(fd) != 0) {
-            error = errno_text("cannot fsync", segment->path());
-            return nullptr;
-        }
-        if (!sync_directory(directory, error)) {
-            return nullptr;
-        }
+    if (::fsync(fd) != 0) {
+        error = errno_text("cannot fsync", segment->path());
+        return nullptr;
+    }
+    if (!sync_directory(directory, error)) {
+        return nullptr;
     }
     return segment;
 }
@@ -104,6 +116,21 @@ std::shared_ptr<WalSegment> WalSegment::open(const std::string& directory, std::
         return nullptr;
     }
     return std::make_shared<WalSegment>(PassKey{}, fd, std::move(path), sequence);
+}
+
+std::shared_ptr<WalSegment> WalSegment::adopt(const std::string& directory,
+                                              const std::string& spare_path, std::uint64_t sequence,
+                                              bool durable, std::string& error) {
+    const std::string path = directory + "/" + wal_segment_name(sequence);
+    // RENAME_NOREPLACE: like create()'s O_EXCL, replacing an existing segment would be a bug.
+    if (::renameat2(AT_FDCWD, spare_path.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+        error = errno_text("cannot rename " + spare_path + " to", path);
+        return nullptr;
+    }
+    if (durable && !sync_directory(directory, error)) {
+        return nullptr;
+    }
+    return open(directory, sequence, error);
 }
 
 bool WalSegment::write_at(std::uint64_t offset, std::string_view bytes, std::string& error) const {

@@ -143,11 +143,11 @@ struct ReadResult {
 // another for a snapshot install. `body` holds them in the form of raw_records.hpp.
 struct RawRecords {
     ReadStatus status = ReadStatus::Ok;
-    std::string message;         // for Corrupt / IoError
-    std::string body;            // encoded records, in position order, gapless
-    std::uint64_t records = 0;   // how many
-    std::uint64_t head = 0;      // the serving store's head position
-    bool supported = true;       // false: this store does not serve raw records
+    std::string message;        // for Corrupt / IoError
+    std::string body;           // encoded records, in position order, gapless
+    std::uint64_t records = 0;  // how many
+    std::uint64_t head = 0;     // the serving store's head position
+    bool supported = true;      // false: this store does not serve raw records
 };
 
 // The snapshot transfer that catches a cluster member up when it is behind the retained
@@ -166,9 +166,14 @@ struct StoreOptions {
     std::uint64_t initial_map_bytes = 64ull << 20;  // LMDB map size at open
     std::uint64_t max_map_bytes = 1ull << 40;       // growth stops here -> StorageFull
     bool durable = true;                            // false: no fsync (tests/bench only)
-    std::size_t max_batch_events = 8192;            // per group commit (soft: >= 1 request)
-    std::size_t max_batch_bytes = 16ull << 20;      // per group commit (soft: >= 1 request)
-    unsigned max_readers = 1024;                    // LMDB reader slots (concurrent reads)
+    // false (with durable): a commit flushes its data pages but leaves the meta page to
+    // the next commit's flush (MDB_NOMETASYNC), so a system crash may undo the last
+    // commit but never corrupts the store. For stores whose writes can all be redone from
+    // a log of their own (the replicated store's Raft write-ahead log).
+    bool sync_meta = true;
+    std::size_t max_batch_events = 8192;        // per group commit (soft: >= 1 request)
+    std::size_t max_batch_bytes = 16ull << 20;  // per group commit (soft: >= 1 request)
+    unsigned max_readers = 1024;                // LMDB reader slots (concurrent reads)
 };
 
 // Snapshot of a histogram with power-of-two buckets. buckets[i] (i < kBuckets - 1) counts

@@ -140,7 +140,7 @@ StoreStats EventTables::stats() const {
     stats.head_position = head_position();
     stats.map_bytes = environment_.map_bytes();
     stats.map_used_bytes = environment_.used_bytes();
-    stats.map_grows = map_grows_.load(std::memory_order_relaxed);
+    stats.map_grows = environment_.map_grows();  // every resize of the shared map
     stats.map_full_retries = map_full_retries_.load(std::memory_order_relaxed);
     stats.deduplicated = deduplicated_.load(std::memory_order_relaxed);
     stats.wrong_expected_version = wrong_expected_version_.load(std::memory_order_relaxed);

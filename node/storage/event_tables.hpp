@@ -64,7 +64,6 @@ class EventTables {
     // Counts one completed append (its status) and its latency since it was taken.
     void record_result(const AppendResult& result, Clock::time_point enqueued);
     void notify_listeners(std::uint64_t head) noexcept;
-    void count_map_grow() { map_grows_.fetch_add(1, std::memory_order_relaxed); }
     void count_map_full_retry() { map_full_retries_.fetch_add(1, std::memory_order_relaxed); }
     void add_queued(std::int64_t delta) {
         queued_.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
@@ -85,7 +84,6 @@ class EventTables {
     std::atomic<std::uint64_t> events_{0};
     std::atomic<std::uint64_t> bytes_{0};
     std::atomic<std::uint64_t> commits_{0};
-    std::atomic<std::uint64_t> map_grows_{0};
     std::atomic<std::uint64_t> map_full_retries_{0};
     std::atomic<std::uint64_t> deduplicated_{0};
     std::atomic<std::uint64_t> wrong_expected_version_{0};

@@ -95,6 +95,8 @@ std::unique_ptr<LmdbEnvironment> LmdbEnvironment::open(const StoreOptions& optio
     unsigned flags = MDB_NOTLS;
     if (!options.durable) {
         flags |= MDB_NOSYNC;
+    } else if (!options.sync_meta) {
+        flags |= MDB_NOMETASYNC;
     }
     if ((rc = mdb_env_open(self.env_, options.directory.c_str(), flags, 0644)) != 0) {
         return fail("mdb_env_open", rc);

@@ -140,10 +140,9 @@ bool LmdbEventStore::write_batch(std::vector<PendingAppend>& batch) {
         incoming += estimated_map_bytes(pending.request);
     }
     std::string error;
-    // Growing here, with no transaction open, is what keeps MDB_MAP_FULL rare.
-    if (environment_->ensure_room(incoming, error) == LmdbEnvironment::Growth::Grown) {
-        tables_->count_map_grow();
-    }
+    // Growing here, with no transaction open, is what keeps MDB_MAP_FULL rare (a growth
+    // that fails here shows up as MDB_MAP_FULL below and is handled there).
+    environment_->ensure_room(incoming, error);
     for (;;) {
         switch (try_write_batch(batch)) {
             case Outcome::Committed:
@@ -157,7 +156,6 @@ bool LmdbEventStore::write_batch(std::vector<PendingAppend>& batch) {
         tables_->count_map_full_retry();
         const auto growth = environment_->grow_after_map_full(error);
         if (growth == LmdbEnvironment::Growth::Grown) {
-            tables_->count_map_grow();
             continue;
         }
         fail_all(batch, AppendStatus::StorageFull,

@@ -12,6 +12,11 @@
 // persist" cases with R replicas persisting at the same time, each in its own directory and
 // thread: what one replica's commit costs when R replicas of a local cluster share this
 // machine's disk (their events/s and us/batch are per replica).
+// --wal-segment-bytes B: instead of the table above, the latency of each RaftWal persist
+// (batches of 16 and 256 events, percentiles over every persist of all runs) with segments
+// of B bytes -- small enough that a run starts new segments -- and with the default 64 MiB,
+// each with the next segment prepared ahead (the default) and zero-filled on the persist
+// path that needs it (WalOptions::prepare_segments_ahead = false, the WAL's first design).
 #include <fcntl.h>
 #include <lmdb.h>
 #include <unistd.h>
@@ -52,6 +57,7 @@ struct Options {
     std::size_t event_bytes = 256;
     int repeat = 3;
     int replicas = 1;
+    std::uint64_t wal_segment_bytes = 0;  // > 0: the persist latency table instead
 };
 
 std::uint64_t physical_write_bytes() {
@@ -256,8 +262,8 @@ Result bench_wal_file(const Options& o, std::size_t batch) {
 }
 
 // RaftWal::persist alone: the segmented write-ahead log meant to replace case 1 (one
-// fdatasync per batch; 64 MiB segments preallocated with zeros, so a run that fills a
-// segment pays for creating the next one inside the timed loop, as a node would).
+// fdatasync per batch; 64 MiB segments preallocated with zeros, the next one prepared on
+// the log's own thread while the timed loop runs, as a node's would).
 Result bench_raft_wal(const Options& o, std::size_t batch) {
     Workspace ws(o.directory, "raft-wal");
     replication::WalOptions options;
@@ -494,6 +500,118 @@ Result bench_copy_on_apply(const Options& o, std::size_t batch) {
     return r;
 }
 
+// Every persist's duration, and what the WAL did meanwhile.
+struct LatencyRun {
+    std::vector<std::uint64_t> persist_us;
+    std::vector<std::uint64_t> rollover_us;  // of the persists that started a new segment
+    std::uint64_t events = 0;
+    double seconds = 0;
+    replication::WalStats stats;
+};
+
+LatencyRun wal_latency_run(const Options& o, std::size_t batch, std::uint64_t segment_bytes,
+                           bool ahead) {
+    Workspace ws(o.directory, "raft-wal-latency");
+    replication::WalOptions options;
+    options.directory = ws.str();
+    options.durable = true;
+    options.segment_bytes = segment_bytes;
+    options.prepare_segments_ahead = ahead;
+    std::string error;
+    auto wal = replication::RaftWal::open(options, error);
+    if (!wal || wal->create_group(1, raft::Membership{{1}, {}}, error) == nullptr) {
+        std::fprintf(stderr, "cannot open the Raft WAL: %s\n", error.c_str());
+        std::exit(1);
+    }
+    const std::string data(o.event_bytes, 'e');
+    raft::Index next = 1;
+    LatencyRun run;
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::duration<double>(o.seconds);
+    for (auto now = start; now < deadline;) {
+        const raft::Ready ready = make_ready(run.events + 1, batch, data, next);
+        const std::uint64_t segments = wal->stats().segments_created;
+        check(wal->persist(1, ready));
+        const auto done = Clock::now();
+        const auto us = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(done - now).count());
+        run.persist_us.push_back(us);
+        if (wal->stats().segments_created != segments) {
+            run.rollover_us.push_back(us);
+        }
+        now = done;
+        next += batch;
+        run.events += batch;
+    }
+    run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    run.stats = wal->stats();
+    return run;
+}
+
+int wal_latency_table(const Options& o) {
+    std::printf(
+        "RaftWal persist latency: events of %zu bytes, fsync on, %.1f s per run, %d "
+        "interleaved runs per case (percentiles over all their persists), directory %s\n\n",
+        o.event_bytes, o.seconds, o.repeat, o.directory.c_str());
+    struct LatencyCase {
+        std::uint64_t segment_bytes;
+        bool ahead;
+        std::size_t batch;
+        std::vector<LatencyRun> runs;
+    };
+    std::vector<LatencyCase> cases;
+    for (const std::size_t batch : {std::size_t{16}, std::size_t{256}}) {
+        for (const std::uint64_t segment : {o.wal_segment_bytes, std::uint64_t{64} << 20}) {
+            for (const bool ahead : {false, true}) {
+                cases.push_back(LatencyCase{segment, ahead, batch, {}});
+            }
+        }
+    }
+    for (int round = 0; round < o.repeat; ++round) {
+        for (LatencyCase& c : cases) {
+            c.runs.push_back(wal_latency_run(o, c.batch, c.segment_bytes, c.ahead));
+        }
+    }
+    std::printf(
+        "| segment bytes | next segment | batch | events/s | persists | p50 us | p99 us | p99.9 us "
+        "| max us | new segments | waits for the spare | their persists: median us | max us "
+        "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const LatencyCase& c : cases) {
+        std::vector<std::uint64_t> all;
+        std::vector<std::uint64_t> rollovers;
+        std::uint64_t events = 0;
+        std::uint64_t segments = 0;
+        std::uint64_t waits = 0;
+        double seconds = 0;
+        for (const LatencyRun& run : c.runs) {
+            all.insert(all.end(), run.persist_us.begin(), run.persist_us.end());
+            rollovers.insert(rollovers.end(), run.rollover_us.begin(), run.rollover_us.end());
+            events += run.events;
+            seconds += run.seconds;
+            segments += run.stats.segments_created - 1;  // the first is made at open
+            waits += run.stats.spare_waits;
+        }
+        const auto at = [](std::vector<std::uint64_t>& v, double q) -> unsigned long long {
+            if (v.empty()) {
+                return 0;
+            }
+            std::sort(v.begin(), v.end());
+            return v[std::min(v.size() - 1,
+                              static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+        };
+        std::printf(
+            "| %llu | %s | %zu | %.0f | %zu | %llu | %llu | %llu | %llu | %llu | %llu | %llu | "
+            "%llu |\n",
+            static_cast<unsigned long long>(c.segment_bytes),
+            c.ahead ? "prepared ahead" : "filled on the persist path", c.batch,
+            static_cast<double>(events) / seconds, all.size(), at(all, 0.5), at(all, 0.99),
+            at(all, 0.999), at(all, 1.0), static_cast<unsigned long long>(segments),
+            static_cast<unsigned long long>(waits), at(rollovers, 0.5), at(rollovers, 1.0));
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
 bool parse(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -510,6 +628,8 @@ bool parse(int argc, char** argv, Options& o) {
             o.event_bytes = static_cast<std::size_t>(std::atol(argv[++i]));
         } else if (arg == "--replicas") {
             o.replicas = std::max(1, std::atoi(argv[++i]));
+        } else if (arg == "--wal-segment-bytes") {
+            o.wal_segment_bytes = std::strtoull(argv[++i], nullptr, 10);
         } else {
             return false;
         }
@@ -524,8 +644,11 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, options)) {
         std::fprintf(stderr,
                      "usage: annal_raft_log_bench [--dir D] [--seconds S] [--repeat N] "
-                     "[--event-bytes B] [--replicas R]\n");
+                     "[--event-bytes B] [--replicas R] [--wal-segment-bytes B]\n");
         return 2;
+    }
+    if (options.wal_segment_bytes > 0) {
+        return wal_latency_table(options);
     }
     std::printf(
         "events of %zu bytes, fsync on, %.1f s per run, %d interleaved runs per case, "

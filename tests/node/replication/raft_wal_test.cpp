@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +13,7 @@
 #include "replication/raft_wal.hpp"
 #include "replication/wal_records.hpp"
 #include "replication/wal_segment.hpp"
+#include "replication/wal_segment_preparer.hpp"
 #include "test_support.hpp"
 
 namespace annal::replication {
@@ -25,11 +27,13 @@ using test::TempDir;
 namespace fs = std::filesystem;
 
 std::unique_ptr<RaftWal> open_wal(const std::string& directory, bool durable = false,
-                                  std::uint64_t segment_bytes = 1ull << 20) {
+                                  std::uint64_t segment_bytes = 1ull << 20,
+                                  bool prepare_ahead = true) {
     WalOptions options;
     options.directory = directory;
     options.durable = durable;
     options.segment_bytes = segment_bytes;
+    options.prepare_segments_ahead = prepare_ahead;
     std::string error;
     auto wal = RaftWal::open(options, error);
     REQUIRE_MESSAGE(wal != nullptr, error);
@@ -87,6 +91,50 @@ char byte_at(const fs::path& file, std::uint64_t offset) {
     std::ifstream stream(file, std::ios::binary);
     stream.seekg(static_cast<std::streamoff>(offset));
     return static_cast<char>(stream.get());
+}
+
+fs::path spare_file(const std::string& directory) {
+    return fs::path(directory) / wal_spare_name();
+}
+
+std::string file_bytes(const fs::path& file) {
+    std::string out(static_cast<std::size_t>(fs::file_size(file)), '\0');
+    std::ifstream stream(file, std::ios::binary);
+    stream.read(out.data(), static_cast<std::streamsize>(out.size()));
+    REQUIRE(stream.good());
+    return out;
+}
+
+// Waits until the log has prepared `count` spares since it opened. Not a timing assertion:
+// the bound only keeps a broken preparer from hanging the suite.
+void wait_for_spares(const RaftWal& wal, std::uint64_t count) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (wal.stats().spares_prepared < count && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    REQUIRE(wal.stats().spares_prepared >= count);
+}
+
+// The spare as a prepared one must be: `capacity` zeros.
+void expect_fresh_spare(const std::string& directory, std::uint64_t capacity) {
+    const std::string bytes = file_bytes(spare_file(directory));
+    CHECK(bytes.size() == capacity);
+    CHECK(bytes.find_first_not_of('\0') == std::string::npos);
+}
+
+// Appends batches of 8 entries of 200 bytes to group 1 (and `model`) until `rollovers` new
+// segments were started; returns the last index.
+raft::Index persist_until_rollovers(RaftWal& wal, raft::MemoryStorage& model, raft::Index last,
+                                    std::uint64_t rollovers) {
+    const std::uint64_t target = wal.stats().segments_created + rollovers;
+    while (wal.stats().segments_created < target) {
+        const raft::Ready ready =
+            ready_with(make_entries(last + 1, last + 8, 1, 200), raft::HardState{1, 1, last});
+        expect_ok(wal.persist(1, ready));
+        model.persist(ready);
+        last += 8;
+    }
+    return last;
 }
 
 TEST_CASE("wal records: round trip, and any flipped bit is detected") {
@@ -706,6 +754,177 @@ TEST_CASE("wal: randomized operations agree with MemoryStorage across reopens") 
     // The walk did reach the paths it is meant to cover.
     CHECK(reopens > 10);
     CHECK(segments_deleted > 10);
+}
+
+}  // namespace
+}  // namespace annal::replication
+
+namespace annal::replication {
+namespace {
+
+TEST_CASE("wal: rollovers take the spare prepared ahead, and reopen refills it") {
+    TempDir dir;
+    constexpr std::uint64_t kSegment = 64 << 10;
+    raft::MemoryStorage model(kThree);
+    raft::Index last = 0;
+    {
+        auto wal = open_wal(dir.str(), true, kSegment);
+        create(*wal, 1);
+        last = persist_until_rollovers(*wal, model, last, 12);
+        const WalStats stats = wal->stats();
+        CHECK(stats.segments_created == 13);  // the first at open, without a spare
+        CHECK(stats.spare_fallbacks == 0);
+        CHECK(stats.spares_prepared >= 12);  // every rollover took a prepared spare
+        CHECK(segment_files(dir.str()).size() == stats.live_segments);
+        expect_same(*wal->group(1), model);
+        CHECK(wal->verify(1).empty());
+        wait_for_spares(*wal, 13);  // the one for the next rollover
+        expect_fresh_spare(dir.str(), kSegment);
+    }
+    for (int reopen = 0; reopen < 2; ++reopen) {
+        CAPTURE(reopen);
+        auto wal = open_wal(dir.str(), true, kSegment);
+        expect_same(*wal->group(1), model);
+        CHECK(wal->verify(1).empty());
+        CHECK(wal->stats().segments_created == 0);
+        wait_for_spares(*wal, 1);
+        expect_fresh_spare(dir.str(), kSegment);
+        last = persist_until_rollovers(*wal, model, last, 3);
+        CHECK(wal->stats().spare_fallbacks == 0);
+        expect_same(*wal->group(1), model);
+    }
+    auto wal = open_wal(dir.str(), true, kSegment);
+    expect_same(*wal->group(1), model);
+    CHECK(segment_files(dir.str()).size() == 19);
+}
+
+TEST_CASE("wal: a spare left behind is never replayed, and is deleted at open") {
+    // A spare that replay would have to take seriously were it read: a whole segment of
+    // another log (with a group 2 and a longer group 1), garbage, or a partial fill.
+    TempDir other;
+    {
+        auto wal = open_wal(other.str());
+        create(*wal, 1);
+        create(*wal, 2);
+        expect_ok(wal->persist(1, ready_with(make_entries(1, 30, 7), raft::HardState{7, 1, 0})));
+    }
+    const std::string other_segment = file_bytes(segment_files(other.str()).front());
+    std::string garbage(5000, '\0');
+    std::mt19937_64 rng(5);
+    for (char& c : garbage) {
+        c = static_cast<char>(rng());
+    }
+    constexpr std::uint64_t kSegment = 1 << 20;
+    const std::vector<std::string> leftovers{other_segment, garbage, std::string(4096, '\0')};
+    for (std::size_t k = 0; k < leftovers.size(); ++k) {
+        CAPTURE(k);
+        TempDir dir;
+        raft::MemoryStorage model(kThree);
+        {
+            auto wal = open_wal(dir.str(), false, kSegment);
+            create(*wal, 1);
+            const raft::Ready ready = ready_with(make_entries(1, 10, 1), raft::HardState{1, 1, 0});
+            expect_ok(wal->persist(1, ready));
+            model.persist(ready);
+        }
+        for (const bool prepare_ahead : {false, true}) {
+            CAPTURE(prepare_ahead);
+            {
+                std::ofstream spare(spare_file(dir.str()), std::ios::binary | std::ios::trunc);
+                spare << leftovers[k];
+            }
+            auto wal = open_wal(dir.str(), false, kSegment, prepare_ahead);
+            CHECK(wal->groups() == std::vector<raft::GroupId>{1});
+            expect_same(*wal->group(1), model);
+            if (prepare_ahead) {
+                wait_for_spares(*wal, 1);
+                expect_fresh_spare(dir.str(), kSegment);  // refilled, not the leftover
+            } else {
+                CHECK_FALSE(fs::exists(spare_file(dir.str())));
+            }
+            const raft::Index next = model.last_index() + 1;
+            const raft::Ready more = ready_with(make_entries(next, next + 2, 2));
+            expect_ok(wal->persist(1, more));
+            model.persist(more);
+        }
+        auto wal = open_wal(dir.str(), false, kSegment);
+        expect_same(*wal->group(1), model);
+        CHECK(wal->verify(1).empty());
+    }
+}
+
+TEST_CASE("wal: without a spare at a rollover the persist fills the segment, and goes on") {
+    TempDir dir;
+    constexpr std::uint64_t kSegment = 16 << 10;
+    raft::MemoryStorage model(kThree);
+    {
+        auto wal = open_wal(dir.str(), false, kSegment);
+        create(*wal, 1);
+        wait_for_spares(*wal, 1);
+        fs::remove(spare_file(dir.str()));  // the prepared spare is gone: renaming it fails
+        raft::Index last = persist_until_rollovers(*wal, model, 0, 1);
+        CHECK(wal->stats().spare_fallbacks == 1);
+        expect_same(*wal->group(1), model);
+        // The preparer goes on: the next rollovers use spares again.
+        last = persist_until_rollovers(*wal, model, last, 4);
+        CHECK(wal->stats().spare_fallbacks == 1);
+        CHECK(wal->stats().spares_prepared >= 5);
+        CHECK(wal->verify(1).empty());
+    }
+    auto wal = open_wal(dir.str(), false, kSegment);
+    expect_same(*wal->group(1), model);
+    CHECK(wal->verify(1).empty());
+}
+
+TEST_CASE("wal: with segments not prepared ahead, each rollover fills its segment") {
+    TempDir dir;
+    constexpr std::uint64_t kSegment = 16 << 10;
+    raft::MemoryStorage model(kThree);
+    {
+        auto wal = open_wal(dir.str(), false, kSegment, false);
+        create(*wal, 1);
+        raft::Index last = 0;
+        for (int rollover = 0; rollover < 4; ++rollover) {
+            last = persist_until_rollovers(*wal, model, last, 1);
+            CHECK_FALSE(fs::exists(spare_file(dir.str())));
+        }
+        const WalStats stats = wal->stats();
+        CHECK(stats.spares_prepared == 0);
+        CHECK(stats.spare_waits == 0);
+        CHECK(stats.spare_fallbacks == 0);
+    }
+    auto wal = open_wal(dir.str(), false, kSegment, false);
+    expect_same(*wal->group(1), model);
+}
+
+TEST_CASE("wal segment preparer: prepares on request, hands over once, reports failures") {
+    TempDir dir;
+    {
+        WalSegmentPreparer preparer(dir.str(), 3 << 20, true);
+        const WalSegmentPreparer::Taken unrequested = preparer.take();
+        CHECK_FALSE(unrequested.ok);
+        CHECK_FALSE(unrequested.error.empty());
+        for (std::uint64_t round = 1; round <= 2; ++round) {
+            preparer.request();
+            preparer.request();  // one spare at a time
+            const WalSegmentPreparer::Taken taken = preparer.take();
+            REQUIRE_MESSAGE(taken.ok, taken.error);
+            CHECK(preparer.spares_prepared() == round);
+            expect_fresh_spare(dir.str(), 3 << 20);
+            fs::remove(preparer.spare_path());
+            CHECK_FALSE(preparer.take().ok);  // handed over already
+        }
+        preparer.request();  // left to the destructor, which must not wait for the fill
+    }
+    const std::string missing = dir.str() + "/no-such-directory";
+    WalSegmentPreparer preparer(missing, 4096, false);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        preparer.request();
+        const WalSegmentPreparer::Taken taken = preparer.take();
+        CHECK_FALSE(taken.ok);
+        CHECK_MESSAGE(taken.error.find(missing) != std::string::npos, taken.error);
+    }
+    CHECK(preparer.spares_prepared() == 0);
 }
 
 }  // namespace

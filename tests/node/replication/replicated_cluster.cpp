@@ -172,6 +172,9 @@ void ReplicatedCluster::start(raft::NodeId id, bool join) {
     options.log_retain_entries = log_retain_entries_;
     options.snapshot_source = &snapshot_source_;
     options.snapshot_chunk_bytes = snapshot_chunk_bytes_;
+    if (customize_) {
+        customize_(id, options);
+    }
     std::string error;
     node.store = ReplicatedEventStore::open(options, *node.sender, error);
     if (!node.store) {
@@ -288,6 +291,21 @@ std::optional<AdminResult> admin_and_wait(const std::function<void(AdminCallback
         return std::nullopt;
     }
     return future.get();
+}
+
+std::optional<AdminResult> admin_when_ready(const std::function<void(AdminCallback)>& call,
+                                            std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto result = admin_and_wait(call, timeout);
+        const bool not_yet =
+            result && result->status == AdminResult::Status::Refused &&
+            (result->reason == "leader_not_ready" || result->reason == "change_pending");
+        if (!not_yet || std::chrono::steady_clock::now() >= deadline) {
+            return result;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 std::optional<storage::ReadBarrierResult> barrier_and_wait(storage::EventStore& store,

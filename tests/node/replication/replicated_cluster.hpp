@@ -105,6 +105,10 @@ class ReplicatedCluster {
 
     // (Re)starts a node (same directory if it ran before). join: start with no membership.
     void start(raft::NodeId id, bool join = false);
+    // Adjusts the options of every node started from now on.
+    void customize(std::function<void(raft::NodeId, ReplicatedStoreOptions&)> customize) {
+        customize_ = std::move(customize);
+    }
     // Destroys the store without a graceful hand-off (a crash, from the cluster's view).
     void crash(raft::NodeId id);
     ReplicatedEventStore& store(raft::NodeId id) { return *nodes_.at(id).store; }
@@ -133,6 +137,7 @@ class ReplicatedCluster {
     FakeNetwork network_;
     FakeSnapshotSource snapshot_source_;
     std::map<raft::NodeId, ClusterNode> nodes_;
+    std::function<void(raft::NodeId, ReplicatedStoreOptions&)> customize_;
 };
 
 // Polls `done` every few milliseconds until it holds or `timeout` passes.
@@ -148,6 +153,12 @@ std::optional<storage::AppendResult> append_and_wait(
     storage::EventStore& store, storage::AppendRequest request,
     std::chrono::milliseconds timeout = std::chrono::seconds(20));
 std::optional<AdminResult> admin_and_wait(
+    const std::function<void(AdminCallback)>& call,
+    std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// As admin_and_wait, but retries (up to `timeout` in all) the refusals that only mean
+// "not yet": a new leader that has not committed an entry of its term (leader_not_ready) or
+// has not applied the last change (change_pending), as a careful client would.
+std::optional<AdminResult> admin_when_ready(
     const std::function<void(AdminCallback)>& call,
     std::chrono::milliseconds timeout = std::chrono::seconds(20));
 std::optional<storage::ReadBarrierResult> barrier_and_wait(
