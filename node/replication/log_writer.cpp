@@ -1,17 +1,22 @@
 #include "replication/log_writer.hpp"
 
 #include <chrono>
+#include <utility>
 #include <vector>
 
 namespace annal::replication {
 
-LogWriter::LogWriter(RaftWal& log, raft::GroupId group, LoopTimings& timings,
+LogWriter::LogWriter(RaftWal& log, raft::GroupId group, PeerSender& sender, LoopTimings& timings,
                      DurableCallback on_durable)
-    : log_(log), group_(group), timings_(timings), on_durable_(std::move(on_durable)) {
+    : log_(log),
+      group_(group),
+      sender_(sender),
+      timings_(timings),
+      on_durable_(std::move(on_durable)) {
     thread_ = std::thread([this] { run(); });
 }
 
-void LogWriter::submit(std::shared_ptr<const raft::Ready> ready) {
+void LogWriter::submit(std::shared_ptr<raft::Ready> ready) {
     {
         std::lock_guard lock(mutex_);
         queue_.push_back(std::move(ready));
@@ -31,7 +36,7 @@ void LogWriter::stop() {
 }
 
 void LogWriter::run() noexcept {
-    std::vector<std::shared_ptr<const raft::Ready>> batch;
+    std::vector<std::shared_ptr<raft::Ready>> batch;
     std::vector<GroupReady> readys;
     for (;;) {
         batch.clear();
@@ -59,6 +64,13 @@ void LogWriter::run() noexcept {
                                  .count();
         timings_.persist_us.record(static_cast<std::uint64_t>(elapsed > 0 ? elapsed : 0));
         failed_ = !result.ok();
+        if (!failed_) {
+            for (const auto& ready : batch) {
+                if (!ready->messages_after_persist.empty()) {
+                    sender_.send(std::exchange(ready->messages_after_persist, {}));
+                }
+            }
+        }
         on_durable_(batch.back()->number, result);
     }
 }

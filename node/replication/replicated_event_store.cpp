@@ -466,7 +466,8 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
     publish_view();
     try {
         log_writer_ = std::make_unique<LogWriter>(
-            *log_, kGroup, timings_, [this](std::uint64_t through, const PersistResult& result) {
+            *log_, kGroup, sender_, timings_,
+            [this](std::uint64_t through, const PersistResult& result) {
                 std::lock_guard lock(input_mutex_);
                 inputs_.note_arrival();
                 inputs_.durable_through = std::max(inputs_.durable_through, through);
@@ -988,7 +989,7 @@ bool ReplicatedEventStore::Impl::finish_ready(InFlight& item) {
         }
     }
     core_->advance(ready);
-    send(std::move(ready.messages_after_persist));
+    send(std::move(ready.messages_after_persist));  // the log writer sent those it wrote
     if (!item.applied_first && !apply_ready(ready.committed_entries)) {
         return false;
     }
