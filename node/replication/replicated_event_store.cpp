@@ -1047,10 +1047,12 @@ bool ReplicatedEventStore::Impl::apply_ready(const std::vector<raft::Entry>& ent
     if (entries.empty() && !install_) {
         return true;
     }
-    std::uint64_t incoming = 0;
+    std::uint64_t data_bytes = 0;
     for (const raft::Entry& entry : entries) {
-        incoming += entry.data.size() * 2 + 256;  // the record and its four index entries
+        data_bytes += entry.data.size();
     }
+    // The records and their four index entries each.
+    const std::uint64_t incoming = data_bytes * 2 + 256 * entries.size();
     std::vector<Applied> applied;
     bool lost_open_transaction = false;
     for (int attempt = 0;; ++attempt) {
@@ -1097,13 +1099,11 @@ bool ReplicatedEventStore::Impl::apply_ready(const std::vector<raft::Entry>& ent
     answer_applied_appends(applied);
     for (Applied& item : applied) {
         if (!item.result) {
+            commit_now_ = commit_now_ || item.config;  // admin completions follow the commit
             awaiting_commit_.push_back(std::move(item));
         }
     }
-    for (const raft::Entry& entry : entries) {
-        apply_bytes_ += entry.data.size();
-        commit_now_ = commit_now_ || entry.type == raft::EntryType::Config;
-    }
+    apply_bytes_ += data_bytes;
     if (install_) {
         applied_through_ = std::max(applied_through_, install_->descriptor.index);
         commit_now_ = true;

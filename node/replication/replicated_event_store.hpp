@@ -3,9 +3,10 @@
 //
 // One replication-loop thread owns the raft::Core. It drains an input queue (appends to
 // propose, peer messages, read barriers, admin requests, unreachable reports), ticks the
-// core every tick_ms, and for each Ready: sends `messages` at once; persists the snapshot,
-// entries and hard state in the Raft write-ahead log (raft_wal.hpp: ONE fdatasync);
-// advances the core; sends `messages_after_persist`; applies the committed entries to the
+// core every tick_ms, and for each Ready: sends `messages` at once; hands the snapshot,
+// entries and hard state to the log writer thread (log_writer.hpp), which writes them to
+// the Raft write-ahead log (raft_wal.hpp: ONE fdatasync per batch) and sends
+// `messages_after_persist`; on its report, advances the core; applies the committed entries to the
 // event tables in an LMDB write transaction that stays open across cycles and answers
 // their appends at once. That transaction commits lazily (every apply_commit_interval, or
 // as soon as a read barrier, an admin change, a snapshot or shutdown needs it); only then

@@ -264,10 +264,10 @@ Result bench_wal_file(const Options& o, std::size_t batch) {
 // RaftWal::persist alone: the segmented write-ahead log meant to replace case 1 (one
 // fdatasync per batch; 64 MiB segments preallocated with zeros, the next one prepared on
 // the log's own thread while the timed loop runs, as a node's would).
-Result bench_raft_wal(const Options& o, std::size_t batch) {
-    Workspace ws(o.directory, "raft-wal");
-    replication::WalOptions options;
-    options.directory = ws.str();
+// A durable RaftWal in `directory` with group 1 created (exits on failure).
+std::unique_ptr<replication::RaftWal> open_wal(const std::string& directory,
+                                               replication::WalOptions options = {}) {
+    options.directory = directory;
     options.durable = true;
     std::string error;
     auto wal = replication::RaftWal::open(options, error);
@@ -275,6 +275,12 @@ Result bench_raft_wal(const Options& o, std::size_t batch) {
         std::fprintf(stderr, "cannot open the Raft WAL: %s\n", error.c_str());
         std::exit(1);
     }
+    return wal;
+}
+
+Result bench_raft_wal(const Options& o, std::size_t batch) {
+    Workspace ws(o.directory, "raft-wal");
+    auto wal = open_wal(ws.str());
     const std::string data(o.event_bytes, 'e');
     raft::Index next = 1;
     return run_for(o.seconds, batch, 1, [&](std::uint64_t first) {
@@ -513,16 +519,9 @@ LatencyRun wal_latency_run(const Options& o, std::size_t batch, std::uint64_t se
                            bool ahead) {
     Workspace ws(o.directory, "raft-wal-latency");
     replication::WalOptions options;
-    options.directory = ws.str();
-    options.durable = true;
     options.segment_bytes = segment_bytes;
     options.prepare_segments_ahead = ahead;
-    std::string error;
-    auto wal = replication::RaftWal::open(options, error);
-    if (!wal || wal->create_group(1, raft::Membership{{1}, {}}, error) == nullptr) {
-        std::fprintf(stderr, "cannot open the Raft WAL: %s\n", error.c_str());
-        std::exit(1);
-    }
+    auto wal = open_wal(ws.str(), options);
     const std::string data(o.event_bytes, 'e');
     raft::Index next = 1;
     LatencyRun run;
