@@ -1,6 +1,7 @@
 #include "api/http_server.hpp"
 
 #include <openssl/err.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <array>
@@ -385,7 +386,10 @@ bool HttpServer::start(std::string& error) {
     net::post(acceptor.get_executor(), [impl = impl_.get()] { impl->accept(); });
     const unsigned thread_count = std::max(1u, impl_->core.options.io_threads);
     for (unsigned i = 0; i < thread_count; ++i) {
-        impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+        impl_->threads.emplace_back([impl = impl_.get()] {
+            pthread_setname_np(pthread_self(), "annal-io");
+            impl->io.run();
+        });
     }
     impl_->core.flags.ready.store(true, std::memory_order_release);
     return true;

@@ -38,6 +38,10 @@ struct NodeConfig {
     // Longest wait of applied entries for the LMDB commit that makes them visible to reads
     // and subscriptions (appends are answered before it; see ReplicatedStoreOptions).
     std::uint32_t apply_commit_ms = 10;
+    // Benchmark only, and only in builds configured with ANNAL_CEILING_EXPERIMENTS=ON (no
+    // YAML key): "skip-sync", "skip-apply" or "skip-sync,skip-apply" -- what a follower of
+    // a benchmark cluster leaves out (ReplicatedStoreOptions::Testing; breaks durability).
+    std::string ceiling_follower;
 
     // TLS on the one port: all three PEM files, or none for plain TCP. With them, clients
     // connect with https:// and peers must present a certificate from the CA in

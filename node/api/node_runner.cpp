@@ -1,5 +1,6 @@
 #include "api/node_runner.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -136,6 +137,33 @@ int run_standalone(const NodeConfig& config, SignalWaiter& signals) {
 }
 
 #ifdef ANNAL_NODE_CLUSTER
+// `spec` is NodeConfig::ceiling_follower: "", or skip-sync and/or skip-apply, comma-separated.
+bool set_ceiling_experiments(const std::string& spec,
+                             replication::ReplicatedStoreOptions::Testing& testing,
+                             std::string& error) {
+    std::size_t start = 0;
+    while (start < spec.size()) {
+        const std::size_t comma = std::min(spec.find(',', start), spec.size());
+        const std::string item = spec.substr(start, comma - start);
+        if (item == "skip-sync") {
+            testing.follower_skips_log_sync = true;
+        } else if (item == "skip-apply") {
+            testing.follower_skips_apply = true;
+        } else {
+            error = "unknown experiment '" + item + "' (known: skip-sync, skip-apply)";
+            return false;
+        }
+        start = comma + 1;
+    }
+    if (testing.follower_skips_log_sync || testing.follower_skips_apply) {
+        std::cerr << "annal: CEILING EXPERIMENT (" << spec
+                  << "): followers acknowledge what they have not made durable or applied; "
+                     "benchmark only, throw this cluster's data away"
+                  << std::endl;
+    }
+    return true;
+}
+
 int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
     std::string error;
     replication::ReplicatedStoreOptions options;
@@ -148,6 +176,10 @@ int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
     options.heartbeat_ticks = config.heartbeat_ticks;
     options.apply_commit_interval = std::chrono::milliseconds(config.apply_commit_ms);
     options.log_retain_entries = config.log_retain_entries;
+    if (!set_ceiling_experiments(config.ceiling_follower, options.testing, error)) {
+        std::cerr << "annal: ceiling_follower: " << error << std::endl;
+        return 1;
+    }
     // With join, the list is only where the existing members are (the membership itself
     // comes from the leader's log).
     std::vector<ClusterMember> members;

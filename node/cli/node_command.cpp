@@ -77,6 +77,11 @@ NodeCommand::NodeCommand(CLI::App& parent) {
     add_config_flag(c, v, o, "--apply-commit-ms", &api::NodeConfig::apply_commit_ms,
                     "Longest wait of applied entries for the commit that shows them to reads "
                     "and subscriptions (appends are answered before it)");
+#ifdef ANNAL_CEILING_EXPERIMENTS
+    add_config_flag(c, v, o, "--ceiling-follower", &api::NodeConfig::ceiling_follower,
+                    "BENCHMARK ONLY, breaks durability: what followers leave out "
+                    "(skip-sync,skip-apply)");
+#endif
     add_config_flag(c, v, o, "--tls-cert-file", &api::NodeConfig::tls_cert_file,
                     "PEM certificate chain: TLS for clients, client certificate for peers");
     add_config_flag(c, v, o, "--tls-key-file", &api::NodeConfig::tls_key_file,

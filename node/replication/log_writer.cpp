@@ -1,5 +1,6 @@
 #include "replication/log_writer.hpp"
 
+#include <pthread.h>
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -13,7 +14,10 @@ LogWriter::LogWriter(RaftWal& log, raft::GroupId group, PeerSender& sender, Loop
       sender_(sender),
       timings_(timings),
       on_durable_(std::move(on_durable)) {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "annal-raftlog");
+        run();
+    });
 }
 
 void LogWriter::submit(std::shared_ptr<raft::Ready> ready) {

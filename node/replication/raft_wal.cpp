@@ -669,7 +669,7 @@ PersistResult RaftWal::write_batch(Staging& staging) {
         checkpoint += staging.records;  // still one write
         ok = file->write_at(offset, checkpoint, error);
     }
-    if (ok && options_.durable) {
+    if (ok && options_.durable && batch_sync_.load(std::memory_order_relaxed)) {
         ok = file->sync_data(error);
     }
     if (!ok) {

@@ -48,6 +48,7 @@
 // A read that meets a damaged record stops the process (Storage has no error channel).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -117,6 +118,10 @@ class RaftWal {
     raft::Storage* group(raft::GroupId group) const;
     std::vector<raft::GroupId> groups() const;
 
+    // false: batches are written without their fdatasync (any thread; for the follower
+    // ceiling experiment of ReplicatedStoreOptions::Testing only).
+    void set_batch_sync(bool sync) { batch_sync_.store(sync, std::memory_order_relaxed); }
+
     PersistResult persist(raft::GroupId group, const raft::Ready& ready);
     // Every Ready in order (snapshot, entries, hard state), as one batch with one fdatasync.
     PersistResult persist(std::span<const GroupReady> batch);
@@ -155,6 +160,7 @@ class RaftWal {
     };
 
     WalOptions options_;
+    std::atomic<bool> batch_sync_{true};
     std::mutex write_mutex_;          // one writer at a time
     mutable std::mutex state_mutex_;  // guards groups_, segments_, stats_ and group states
     std::map<raft::GroupId, std::unique_ptr<WalGroup>> groups_;

@@ -1,6 +1,7 @@
 #include "replication/replicated_event_store.hpp"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -476,7 +477,10 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
                 }
                 input_ready_.notify_one();
             });
-        loop_ = std::thread([this] { run(); });
+        loop_ = std::thread([this] {
+            pthread_setname_np(pthread_self(), "annal-raft");
+            run();
+        });
     } catch (const std::exception& e) {
         error = std::string("cannot start the replication loop: ") + e.what();
         return false;
@@ -938,6 +942,9 @@ void ReplicatedEventStore::Impl::handle_admin(AdminRequest& request) {
 }
 
 bool ReplicatedEventStore::Impl::take_ready() {
+    if (options_.testing.follower_skips_log_sync) {
+        log_->set_batch_sync(core_->role() == raft::Role::Leader);
+    }
     auto ready = std::make_shared<raft::Ready>(core_->ready());
     ready_taken_ = Clock::now();
     send(std::move(ready->messages));
@@ -1225,7 +1232,9 @@ int ReplicatedEventStore::Impl::apply_entries(MDB_txn* txn, const std::vector<ra
                 item.result = std::move(result);
             } else if (auto* request = std::get_if<storage::AppendRequest>(&*command)) {
                 AppendResult result;
-                if (const int rc = apply_writer_->apply(*request, result); rc != 0) {
+                if (options_.testing.follower_skips_apply && core_->role() != raft::Role::Leader) {
+                    item.result = std::move(result);  // the ceiling experiment: not written
+                } else if (const int rc = apply_writer_->apply(*request, result); rc != 0) {
                     return rc;
                 }
                 item.result = std::move(result);

@@ -66,6 +66,13 @@ struct ReplicatedStoreOptions {
         // close() drops the open apply transaction instead of committing it, as a crash
         // would: the next start must apply those entries again from the log.
         bool drop_open_apply_on_close = false;
+        // Ceiling experiments (docs/benchmarks.cluster.md): how fast the cluster would be if
+        // a follower's own work were free. A follower then acknowledges entries it has not
+        // made durable, and its tables stay without the events: for a throwaway benchmark
+        // cluster only. The node offers them (--ceiling-follower) only in builds configured
+        // with ANNAL_CEILING_EXPERIMENTS=ON.
+        bool follower_skips_log_sync = false;  // no fdatasync of the Raft log's batches
+        bool follower_skips_apply = false;     // appends are not written to the tables
     } testing;
 };
 

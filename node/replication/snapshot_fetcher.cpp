@@ -1,5 +1,6 @@
 #include "replication/snapshot_fetcher.hpp"
 
+#include <pthread.h>
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -28,7 +29,10 @@ void SnapshotFetcher::fetch(const SnapshotDescriptor& target, std::string addres
     }
     job_ = Job{target, std::move(address), after, ++generation_, after >= target.head_position};
     if (!thread_.joinable()) {
-        thread_ = std::thread([this] { run(); });
+        thread_ = std::thread([this] {
+            pthread_setname_np(pthread_self(), "annal-snapfetch");
+            run();
+        });
     }
     changed_.notify_all();
 }

@@ -1,6 +1,7 @@
 #include "replication/wal_segment_preparer.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,7 +66,10 @@ WalSegmentPreparer::WalSegmentPreparer(std::string directory, std::uint64_t capa
     : spare_path_(std::move(directory) + "/" + wal_spare_name()),
       capacity_(capacity),
       durable_(durable),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+          pthread_setname_np(pthread_self(), "annal-walprep");
+          run();
+      }) {}
 
 WalSegmentPreparer::~WalSegmentPreparer() {
     {

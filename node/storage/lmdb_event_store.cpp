@@ -1,5 +1,6 @@
 #include "storage/lmdb_event_store.hpp"
 
+#include <pthread.h>
 #include <cerrno>
 #include <exception>
 #include <utility>
@@ -53,7 +54,10 @@ LmdbEventStore::LmdbEventStore(StoreOptions options, std::unique_ptr<LmdbEnviron
     : options_(std::move(options)),
       environment_(std::move(environment)),
       tables_(std::move(tables)) {
-    committer_ = std::thread([this] { run_committer(); });
+    committer_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "annal-committer");
+        run_committer();
+    });
 }
 
 LmdbEventStore::~LmdbEventStore() {

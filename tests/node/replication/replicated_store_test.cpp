@@ -571,4 +571,33 @@ TEST_CASE("replicated store: a full map inside the open apply transaction grows 
     }
 }
 
+TEST_CASE("replicated store: the follower ceiling experiment leaves out the followers' writes") {
+    // The benchmark-only knobs behind `annal node --ceiling-follower`: followers acknowledge
+    // and advance without writing the events to their tables; the leader's are complete.
+    ReplicatedCluster cluster(3);
+    for (raft::NodeId id : {1, 2, 3}) {
+        cluster.crash(id);
+    }
+    cluster.customize([](raft::NodeId, ReplicatedStoreOptions& options) {
+        options.testing.follower_skips_log_sync = true;
+        options.testing.follower_skips_apply = true;
+    });
+    for (raft::NodeId id : {1, 2, 3}) {
+        cluster.start(id);
+    }
+    const raft::NodeId leader = cluster.wait_for_leader();
+    REQUIRE(leader != 0);
+    CHECK(append_many(cluster, leader, 20, 2, "ceiling") == 20);
+    CHECK(eventually([&] { return cluster.store(leader).head_position() == 40; }));
+    const std::uint64_t applied = cluster.store(leader).cluster_view().applied_index;
+    for (raft::NodeId id : cluster.running_ids()) {
+        if (id == leader) {
+            continue;
+        }
+        CHECK(
+            eventually([&] { return cluster.store(id).cluster_view().applied_index >= applied; }));
+        CHECK(cluster.store(id).head_position() == 0);
+    }
+}
+
 }  // namespace annal::replication
