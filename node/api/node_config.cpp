@@ -106,6 +106,7 @@ bool load_node_config(const std::string& path, NodeConfig& config, std::string& 
         {"heartbeat_ticks", integer(result.heartbeat_ticks)},
         {"log_retain_entries", integer(result.log_retain_entries)},
         {"apply_commit_ms", integer(result.apply_commit_ms)},
+        {"max_inflight_appends", integer(result.max_inflight_appends)},
         {"tls_cert_file", text(result.tls_cert_file)},
         {"tls_key_file", text(result.tls_key_file)},
         {"tls_ca_file", text(result.tls_ca_file)},
@@ -208,6 +209,10 @@ bool finalize_node_config(NodeConfig& config, std::string& error) {
     }
     if (config.tick_ms == 0 || config.election_ticks == 0 || config.heartbeat_ticks == 0) {
         error = "tick_ms, election_ticks and heartbeat_ticks must be at least 1";
+        return false;
+    }
+    if (config.max_inflight_appends == 0) {
+        error = "max_inflight_appends must be at least 1";
         return false;
     }
     if (config.heartbeat_ticks >= config.election_ticks) {

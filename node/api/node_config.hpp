@@ -38,6 +38,8 @@ struct NodeConfig {
     // Longest wait of applied entries for the LMDB commit that makes them visible to reads
     // and subscriptions (appends are answered before it; see ReplicatedStoreOptions).
     std::uint32_t apply_commit_ms = 10;
+    // AppendEntries per follower in flight (see ReplicatedStoreOptions); >= 1.
+    std::uint32_t max_inflight_appends = 2;
     // Benchmark only, and only in builds configured with ANNAL_CEILING_EXPERIMENTS=ON (no
     // YAML key): "skip-sync", "skip-apply" or "skip-sync,skip-apply" -- what a follower of
     // a benchmark cluster leaves out (ReplicatedStoreOptions::Testing; breaks durability).

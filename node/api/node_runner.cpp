@@ -176,6 +176,7 @@ int run_cluster_member(const NodeConfig& config, SignalWaiter& signals) {
     options.heartbeat_ticks = config.heartbeat_ticks;
     options.apply_commit_interval = std::chrono::milliseconds(config.apply_commit_ms);
     options.log_retain_entries = config.log_retain_entries;
+    options.max_inflight_appends = config.max_inflight_appends;
     if (!set_ceiling_experiments(config.ceiling_follower, options.testing, error)) {
         std::cerr << "annal: ceiling_follower: " << error << std::endl;
         return 1;

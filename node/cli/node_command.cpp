@@ -77,6 +77,8 @@ NodeCommand::NodeCommand(CLI::App& parent) {
     add_config_flag(c, v, o, "--apply-commit-ms", &api::NodeConfig::apply_commit_ms,
                     "Longest wait of applied entries for the commit that shows them to reads "
                     "and subscriptions (appends are answered before it)");
+    add_config_flag(c, v, o, "--max-inflight-appends", &api::NodeConfig::max_inflight_appends,
+                    "Unacknowledged AppendEntries per follower; more wait and go out together");
 #ifdef ANNAL_CEILING_EXPERIMENTS
     add_config_flag(c, v, o, "--ceiling-follower", &api::NodeConfig::ceiling_follower,
                     "BENCHMARK ONLY, breaks durability: what followers leave out "

@@ -450,6 +450,7 @@ bool ReplicatedEventStore::Impl::start(std::string& error) {
         config.heartbeat_tick = config.election_tick - 1;
     }
     config.seed = std::random_device{}();
+    config.max_inflight_msgs = std::max<std::size_t>(options_.max_inflight_appends, 1);
     config.applied = applied_;
     try {
         core_ = std::make_unique<raft::Core>(config, *storage);

@@ -47,6 +47,13 @@ struct ReplicatedStoreOptions {
     bool join = false;
     std::uint32_t tick_ms = 100, election_ticks = 10, heartbeat_ticks = 1;
     std::uint64_t log_retain_entries = 50000;
+    // AppendEntries per follower sent and not yet acknowledged (raft::Config's
+    // max_inflight_msgs). While the window is full, new entries wait on the leader and go
+    // out together with the acknowledgement that opens it: fewer, larger messages, so each
+    // follower wakes, writes and fsyncs once per round trip instead of once per leader cycle
+    // (docs/benchmarks.cluster.md: 2 against 64 halved the followers' frames and log
+    // batches). Each message carries up to 1 MiB of entries, so 2 still pipelines.
+    std::size_t max_inflight_appends = 2;
     std::chrono::milliseconds read_barrier_timeout{5000};
     // Where a replica behind the retained log fetches the events of a snapshot (must
     // outlive the store). nullptr: such a replica waits (and logs why) instead.

@@ -146,6 +146,24 @@ TEST_CASE("node config: cluster validation names what is wrong") {
     }
 }
 
+TEST_CASE("node config: max_inflight_appends comes from YAML and must be at least 1") {
+    const auto path = write_temp("max_inflight_appends: 8\n");
+    NodeConfig config;
+    std::string error;
+    REQUIRE_MESSAGE(load_node_config(path, config, error), error);
+    CHECK(config.max_inflight_appends == 8);
+    std::filesystem::remove(path);
+    CHECK(NodeConfig{}.max_inflight_appends == 2);
+
+    config.node_id = 1;
+    config.initial_cluster = "1=127.0.0.1:2113";
+    REQUIRE_MESSAGE(annal::api::finalize_node_config(config, error), error);
+    config.max_inflight_appends = 0;
+    CHECK_FALSE(annal::api::finalize_node_config(config, error));
+    CHECK_MESSAGE(error.find("max_inflight_appends must be at least 1") != std::string::npos,
+                  error);
+}
+
 TEST_CASE("node config: host:port forms") {
     annal::api::HostPort parsed;
     std::string error;
