@@ -1,6 +1,7 @@
 #include "replication/log_writer.hpp"
 
 #include <pthread.h>
+
 #include <chrono>
 #include <utility>
 #include <vector>

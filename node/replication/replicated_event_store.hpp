@@ -6,17 +6,16 @@
 // core every tick_ms, and for each Ready: sends `messages` at once; hands the snapshot,
 // entries and hard state to the log writer thread (log_writer.hpp), which writes them to
 // the Raft write-ahead log (raft_wal.hpp: ONE fdatasync per batch) and sends
-// `messages_after_persist`; on its report, advances the core; applies the committed entries to the
-// event tables in an LMDB write transaction that stays open across cycles and answers
-// their appends at once. That transaction commits lazily (every apply_commit_interval, or
-// as soon as a read barrier, an admin change, a snapshot or shutdown needs it); only then
-// do reads, the head position and commit listeners see its events. Whatever arrives during
-// one cycle goes into the next Ready (group commit). The log is compacted behind the
-// durably applied index, keeping `log_retain_entries` so a lagging follower catches up
-// from the log; one further behind gets a snapshot: a descriptor of the applied point
-// (snapshot_descriptor.hpp), for which it fetches the missing events from a peer into a
-// staging table on another thread and then installs them in one transaction (the
-// "snapshots" section of the .cpp).
+// `messages_after_persist`; on its report, advances the core; applies the committed
+// entries to the event tables in an LMDB write transaction that stays open across cycles
+// and answers their appends at once. That transaction commits lazily (every apply_commit_interval,
+// or as soon as a read barrier, an admin change, a snapshot or shutdown needs it); only then do
+// reads, the head position and commit listeners see its events. Whatever arrives during one cycle
+// goes into the next Ready (group commit). The log is compacted behind the durably applied index,
+// keeping `log_retain_entries` so a lagging follower catches up from the log; one further behind
+// gets a snapshot: a descriptor of the applied point (snapshot_descriptor.hpp), for which it
+// fetches the missing events from a peer into a staging table on another thread and then installs
+// them in one transaction (the "snapshots" section of the .cpp).
 //
 // Appends on a follower complete NotLeader (with the leader's address); a proposal whose
 // entry is lost in a leadership change completes NotCommitted. Reads serve the local

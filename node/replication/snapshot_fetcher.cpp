@@ -1,6 +1,7 @@
 #include "replication/snapshot_fetcher.hpp"
 
 #include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>

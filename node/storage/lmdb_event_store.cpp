@@ -1,6 +1,7 @@
 #include "storage/lmdb_event_store.hpp"
 
 #include <pthread.h>
+
 #include <cerrno>
 #include <exception>
 #include <utility>
